@@ -1,0 +1,138 @@
+#include "io/real_world.h"
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <boost/asio.hpp>
+
+#include "io/real/asio_await.h"
+#include "io/real/real_executor.h"
+#include "io/real/real_network.h"
+
+namespace kelpie::io {
+
+namespace asio = boost::asio;
+
+struct RealWorld::Impl {
+    struct Shard {
+        asio::io_context context{1};
+        std::unique_ptr<real::RealExecutor> executor;
+        std::unique_ptr<real::RealNetwork> network;
+        std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+        std::thread thread;
+    };
+    std::vector<std::unique_ptr<Shard>> shards;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> run_guard;
+};
+
+RealWorld::RealWorld(RealWorldOptions options) : impl_(std::make_unique<Impl>()) {
+    KELPIE_ASSERT(options.shards >= 1);
+    uint64_t seed = 0;
+    if (options.seed.has_value()) {
+        seed = *options.seed;
+    } else {
+        std::random_device device;
+        seed = (static_cast<uint64_t>(device()) << 32) ^ device();
+    }
+    for (uint32_t i = 0; i < options.shards; i++) {
+        auto shard = std::make_unique<Impl::Shard>();
+        shard->executor = std::make_unique<real::RealExecutor>(shard->context, mix64(seed + i));
+        shard->network = std::make_unique<real::RealNetwork>(shard->context);
+        impl_->shards.push_back(std::move(shard));
+    }
+    for (uint32_t i = 1; i < options.shards; i++) {
+        Impl::Shard& shard = *impl_->shards[i];
+        shard.work.emplace(shard.context.get_executor());
+        shard.thread = std::thread([&shard] { shard.context.run(); });
+    }
+}
+
+RealWorld::~RealWorld() {
+    stop();
+    for (auto& shard : impl_->shards) {
+        if (shard->thread.joinable()) {
+            shard->thread.join();
+        }
+    }
+    // Executors (and their timers) go before their io_contexts.
+    for (auto& shard : impl_->shards) {
+        shard->network.reset();
+        shard->executor.reset();
+    }
+}
+
+uint32_t RealWorld::shard_count() const { return static_cast<uint32_t>(impl_->shards.size()); }
+
+Executor& RealWorld::executor(uint32_t shard) {
+    KELPIE_ASSERT(shard < impl_->shards.size());
+    return *impl_->shards[shard]->executor;
+}
+
+Network& RealWorld::network(uint32_t shard) {
+    KELPIE_ASSERT(shard < impl_->shards.size());
+    return *impl_->shards[shard]->network;
+}
+
+void RealWorld::run() {
+    asio::io_context& context = impl_->shards[0]->context;
+    impl_->run_guard.emplace(context.get_executor());
+    context.run();
+    impl_->run_guard.reset();
+    context.restart();
+}
+
+bool RealWorld::run_one() {
+    asio::io_context& context = impl_->shards[0]->context;
+    if (context.run_one() > 0) {
+        return true;
+    }
+    context.restart();  // out of work: make the context usable again
+    return false;
+}
+
+void RealWorld::stop() {
+    for (auto& shard : impl_->shards) {
+        shard->work.reset();
+        shard->context.stop();
+    }
+}
+
+Task<int> RealWorld::wait_for_signal(std::vector<int> signals) {
+    asio::signal_set set(impl_->shards[0]->context);
+    for (int s : signals) {
+        set.add(s);
+    }
+    auto [ec, number] = co_await real::asio_op<int>(
+        [&set](auto handler) { set.async_wait(std::move(handler)); },
+        [&set] {
+            real::error_code ignored;
+            set.cancel(ignored);
+        });
+    KELPIE_ASSERT_MSG(!ec, "signal wait failed");
+    co_return number;
+}
+
+void RealWorld::sleep_thread(Duration d) {
+    std::this_thread::sleep_for(std::chrono::nanoseconds(d.to_ns()));
+}
+
+Result<std::string> make_directories(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const fs::path absolute = fs::absolute(path, ec);
+    if (ec) {
+        return Error(ErrorCode::io_error, "resolve '" + path + "': " + ec.message());
+    }
+    fs::create_directories(absolute, ec);
+    if (ec) {
+        return Error(ErrorCode::io_error, "create directory '" + absolute.string() + "': " +
+                                              ec.message());
+    }
+    if (!fs::is_directory(absolute, ec)) {
+        return Error(ErrorCode::io_error, "'" + absolute.string() + "' is not a directory");
+    }
+    return absolute.lexically_normal().string();
+}
+
+}  // namespace kelpie::io
