@@ -51,6 +51,8 @@ public:
 
     // Waits (on shard 0) until one of `signals` (e.g. SIGINT, SIGTERM) arrives; returns its number.
     Task<int> wait_for_signal(std::vector<int> signals);
+    // Waits for SIGINT or SIGTERM; returns "SIGINT" or "SIGTERM".
+    Task<std::string> wait_for_shutdown_signal();
 
     // Blocks the calling thread for `d`. Only for the composition root (main/) and tests; code on
     // an executor sleeps with Executor::sleep_for instead.
@@ -59,6 +61,16 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
+};
+
+// Measures elapsed real time (for reports such as the simulator's time compression).
+class Stopwatch {
+public:
+    Stopwatch();
+    Duration elapsed() const;
+
+private:
+    int64_t start_ns_;
 };
 
 // Creates `path` and its parents if missing; returns its absolute form. Fails with io_error

@@ -1,5 +1,6 @@
 #include "io/real_world.h"
 
+#include <csignal>
 #include <filesystem>
 #include <random>
 #include <thread>
@@ -113,9 +114,29 @@ Task<int> RealWorld::wait_for_signal(std::vector<int> signals) {
     co_return number;
 }
 
+Task<std::string> RealWorld::wait_for_shutdown_signal() {
+    std::vector<int> signals;
+    signals.push_back(SIGINT);
+    signals.push_back(SIGTERM);
+    const int number = co_await wait_for_signal(std::move(signals));
+    co_return std::string(number == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
 void RealWorld::sleep_thread(Duration d) {
     std::this_thread::sleep_for(std::chrono::nanoseconds(d.to_ns()));
 }
+
+namespace {
+int64_t monotonic_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+}  // namespace
+
+Stopwatch::Stopwatch() : start_ns_(monotonic_ns()) {}
+
+Duration Stopwatch::elapsed() const { return Duration::ns(monotonic_ns() - start_ns_); }
 
 Result<std::string> make_directories(const std::string& path) {
     namespace fs = std::filesystem;

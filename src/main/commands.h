@@ -1,0 +1,30 @@
+#pragma once
+
+// The `kelpie` binary's subcommands. main/ is the composition root: the only place that wires the
+// real world to the modules.
+
+#include <cstdint>
+#include <string>
+
+#include "base/units.h"
+
+namespace kelpie::cli {
+
+struct ServeOptions {
+    std::string host = "127.0.0.1";
+    uint16_t port = 8283;
+    std::string data_dir = "./kelpie-data";
+};
+int run_serve(const ServeOptions& options);
+
+struct SimOptions {
+    uint64_t seed_first = 1;
+    uint64_t seed_last = 1;
+    uint32_t nodes = 3;
+    Duration duration = Duration::s(60);
+    bool canary = false;
+    bool verbose = false;
+};
+int run_sim(const SimOptions& options);
+
+}  // namespace kelpie::cli

@@ -1,0 +1,81 @@
+// kelpie: the one binary. `kelpie serve` runs a node; `kelpie sim` runs the simulator.
+
+#include <charconv>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "base/version.h"
+#include "main/commands.h"
+
+namespace {
+
+// Parses "A..B" (inclusive) or "N".
+bool parse_seed_range(const std::string& text, uint64_t* first, uint64_t* last) {
+    const auto parse = [](std::string_view s, uint64_t* out) {
+        const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+        return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+    };
+    const size_t dots = text.find("..");
+    if (dots == std::string::npos) {
+        return parse(text, first) && (*last = *first, true);
+    }
+    return parse(std::string_view(text).substr(0, dots), first) &&
+           parse(std::string_view(text).substr(dots + 2), last) && *first <= *last;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Kelpie: a distributed virtual-actor runtime for AI agents"};
+    app.set_version_flag("--version", std::string("kelpie ") + kelpie::version_string);
+    app.require_subcommand(1);
+
+    kelpie::cli::ServeOptions serve;
+    CLI::App* serve_cmd = app.add_subcommand("serve", "Run a Kelpie node (HTTP API)");
+    serve_cmd->add_option("--host", serve.host, "Address to listen on")
+        ->envname("KELPIE_HOST")
+        ->capture_default_str();
+    serve_cmd->add_option("--port", serve.port, "Port to listen on (0: any free port)")
+        ->envname("KELPIE_PORT")
+        ->capture_default_str();
+    serve_cmd->add_option("--data-dir", serve.data_dir, "Where the node keeps its data")
+        ->envname("KELPIE_DATA_DIR")
+        ->capture_default_str();
+
+    kelpie::cli::SimOptions sim;
+    std::string seed_text = "1";
+    std::string seeds_text;
+    std::string duration_text = "60s";
+    CLI::App* sim_cmd = app.add_subcommand("sim", "Run the deterministic simulator over seeds");
+    auto* seed_opt = sim_cmd->add_option("--seed", seed_text, "One seed")->capture_default_str();
+    sim_cmd->add_option("--seeds", seeds_text, "A range of seeds, A..B (inclusive)")
+        ->excludes(seed_opt);
+    sim_cmd->add_option("--nodes", sim.nodes, "Simulated nodes")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    sim_cmd->add_option("--duration", duration_text, "Virtual time per seed (e.g. 60s, 5m)")
+        ->capture_default_str();
+    sim_cmd->add_flag("--canary", sim.canary,
+                      "Break the workload on purpose: every seed must report a violation");
+    sim_cmd->add_flag("--verbose", sim.verbose, "Print per-seed statistics");
+
+    CLI11_PARSE(app, argc, argv);
+
+    if (serve_cmd->parsed()) {
+        return kelpie::cli::run_serve(serve);
+    }
+    const std::string& range = seeds_text.empty() ? seed_text : seeds_text;
+    if (!parse_seed_range(range, &sim.seed_first, &sim.seed_last)) {
+        std::fprintf(stderr, "kelpie sim: bad seed '%s': want N or A..B with A <= B\n",
+                     range.c_str());
+        return 2;
+    }
+    if (!kelpie::parse_duration(duration_text, &sim.duration) ||
+        sim.duration <= kelpie::Duration::zero()) {
+        std::fprintf(stderr, "kelpie sim: bad duration '%s': want e.g. 300s, 5m, 1500ms\n",
+                     duration_text.c_str());
+        return 2;
+    }
+    return kelpie::cli::run_sim(sim);
+}

@@ -1,0 +1,237 @@
+// The `mailbox` workload (see sim/harness.h): senders and receivers on every node exchange numbered
+// messages through bounded channels, with random delays, send timeouts and retries, on drifting
+// clocks; a checker watches every delivery and every wake-up.
+//
+// Invariants of the workload itself:
+//  (1) A message counts as sent only when its send completed (the send was acknowledged). A send
+//      that timed out did not enqueue and is retried with the same sequence number.
+//  (2) Per (sender, receiver) pair, sequence numbers are sent 0, 1, 2, ... and must be received in
+//      exactly that order, each once.
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "io/channel.h"
+#include "io/combinators.h"
+#include "io/sim_world.h"
+#include "sim/harness.h"
+
+namespace kelpie::sim {
+
+namespace {
+
+constexpr uint32_t receivers_per_node = 4;
+constexpr uint32_t senders_per_node = 6;
+// After the sending phase, everything must have drained within this much virtual time.
+constexpr Duration liveness_bound = Duration::s(60);
+
+struct Message {
+    uint32_t sender = 0;    // global sender index
+    uint32_t receiver = 0;  // global receiver index
+    uint64_t sequence = 0;  // per (sender, receiver) pair
+};
+
+class Checker {
+public:
+    explicit Checker(io::SimWorld& world) : world_(world) {}
+
+    void violation(std::string invariant, std::string detail) {
+        if (!first_.has_value()) {
+            first_ = Violation{std::move(invariant), std::move(detail), world_.now()};
+        }
+    }
+    const std::optional<Violation>& first() const { return first_; }
+
+    void acknowledged(const Message& m) { sent_[{m.sender, m.receiver}]++; }
+
+    void received(const Message& m) {
+        uint64_t& expected = next_[{m.sender, m.receiver}];
+        if (m.sequence < expected) {
+            violation("message_duplicated",
+                      fmt::format("sender {} -> receiver {}: seq {} again (expected {})", m.sender,
+                                  m.receiver, m.sequence, expected));
+        } else if (m.sequence > expected) {
+            violation("message_lost",
+                      fmt::format("sender {} -> receiver {}: got seq {}, seq {} never arrived "
+                                  "(lost or reordered)",
+                                  m.sender, m.receiver, m.sequence, expected));
+            expected = m.sequence + 1;
+        } else {
+            expected++;
+        }
+        delivered_++;
+    }
+
+    // After the run: everything acknowledged was received.
+    void check_all_delivered() {
+        for (const auto& [pair, count] : sent_) {
+            const uint64_t got = next_[pair];
+            if (got < count) {
+                violation("message_lost",
+                          fmt::format("sender {} -> receiver {}: {} acknowledged, {} received",
+                                      pair.first, pair.second, count, got));
+            }
+        }
+    }
+
+    // Sleeps on `ex` and checks the wake-up is not early on that node's clock.
+    io::Task<void> sleep(io::Executor& ex, Duration d) {
+        const Instant deadline = ex.now() + d;
+        co_await ex.sleep_for(d);
+        if (ex.now() < deadline) {
+            violation("timer_early", fmt::format("woke at {} before deadline {}",
+                                                 ex.now().since_origin().to_string(),
+                                                 deadline.since_origin().to_string()));
+        }
+    }
+
+    uint64_t delivered() const { return delivered_; }
+    uint64_t timeouts = 0;
+
+private:
+    io::SimWorld& world_;
+    std::optional<Violation> first_;
+    std::map<std::pair<uint32_t, uint32_t>, uint64_t> sent_;
+    std::map<std::pair<uint32_t, uint32_t>, uint64_t> next_;
+    uint64_t delivered_ = 0;
+};
+
+struct Node {
+    io::SimExecutor* executor = nullptr;
+    std::vector<std::unique_ptr<io::Channel<Message>>> mailboxes;
+    uint32_t first_receiver = 0;  // global index of mailboxes[0]
+};
+
+io::Task<Status> send(io::Channel<Message>& mailbox, Message m) { co_return co_await mailbox.send(m); }
+
+io::Task<void> sender(io::Executor& ex, Node& node, Checker& checker, uint32_t id,
+                      Instant stop_at) {
+    std::map<uint32_t, uint64_t> next_sequence;
+    while (ex.now() < stop_at) {
+        // Mostly short pauses, sometimes a long one.
+        const Duration pause = ex.random().chance(0.05)
+                                   ? Duration::ms(ex.random().between(500, 5000))
+                                   : Duration::ms(ex.random().between(0, 50));
+        co_await checker.sleep(ex, pause);
+        const auto local = static_cast<uint32_t>(ex.random().below(node.mailboxes.size()));
+        Message m{id, node.first_receiver + local, next_sequence[node.first_receiver + local]};
+        for (;;) {
+            const Duration timeout = Duration::ms(ex.random().between(1, 40));
+            Status sent = co_await io::with_timeout(ex, timeout, send(*node.mailboxes[local], m));
+            if (sent.ok()) {
+                break;
+            }
+            KELPIE_ASSERT(sent.code() == ErrorCode::timeout);
+            checker.timeouts++;
+        }
+        checker.acknowledged(m);
+        next_sequence[m.receiver]++;
+    }
+}
+
+io::Task<void> receiver(io::Executor& ex, io::Channel<Message>& mailbox, Checker& checker,
+                        bool canary) {
+    bool dropped = false;
+    while (auto m = co_await mailbox.receive()) {
+        if (canary && !dropped && m->sequence == 3) {
+            dropped = true;  // the canary: a delivered message silently lost
+            continue;
+        }
+        checker.received(*m);
+        // Usually quick; now and then slow, so that mailboxes fill and senders time out.
+        const Duration work = ex.random().chance(0.03)
+                                  ? Duration::ms(ex.random().between(100, 500))
+                                  : Duration::us(ex.random().between(0, 20'000));
+        co_await checker.sleep(ex, work);
+    }
+}
+
+// Runs one node: its senders until stop_at, then closes its mailboxes and lets receivers drain.
+io::Task<void> run_node(Node& node, Checker& checker, Instant stop_at, uint32_t first_sender,
+                        bool canary) {
+    io::Executor& ex = *node.executor;
+    std::vector<io::Task<void>> receivers;
+    for (size_t i = 0; i < node.mailboxes.size(); i++) {
+        receivers.push_back(receiver(ex, *node.mailboxes[i], checker, canary && i == 0));
+    }
+    auto senders_then_close = [](io::Executor& e, Node& n, Checker& c, Instant stop,
+                                 uint32_t first) -> io::Task<void> {
+        std::vector<io::Task<void>> senders;
+        for (uint32_t s = 0; s < senders_per_node; s++) {
+            senders.push_back(sender(e, n, c, first + s, stop));
+        }
+        co_await io::when_all(std::move(senders));
+        for (auto& mailbox : n.mailboxes) {
+            mailbox->close();
+        }
+    };
+    receivers.push_back(senders_then_close(ex, node, checker, stop_at, first_sender));
+    co_await io::when_all(std::move(receivers));
+}
+
+}  // namespace
+
+SimRunResult run_simulation(const SimRunOptions& options) {
+    KELPIE_ASSERT(options.nodes >= 1);
+    io::SimWorld world(io::SimWorldOptions{.seed = options.seed});
+    Checker checker(world);
+    std::vector<Node> nodes(options.nodes);
+    for (uint32_t n = 0; n < options.nodes; n++) {
+        Node& node = nodes[n];
+        node.executor = &world.add_node();
+        // Each seed picks its own clock drift per node (up to ±200 ppm) and mailbox sizes.
+        node.executor->set_clock_drift_ppm(world.random().between(-200, 200));
+        node.first_receiver = n * receivers_per_node;
+        for (uint32_t r = 0; r < receivers_per_node; r++) {
+            const auto capacity = static_cast<size_t>(world.random().between(1, 8));
+            node.mailboxes.push_back(
+                std::make_unique<io::Channel<Message>>(*node.executor, capacity));
+        }
+    }
+
+    uint32_t finished = 0;
+    for (uint32_t n = 0; n < options.nodes; n++) {
+        io::SimExecutor& ex = *nodes[n].executor;
+        auto body = [](Node& node, Checker& c, Instant stop, uint32_t first, bool canary,
+                       uint32_t* done) -> io::Task<void> {
+            co_await run_node(node, c, stop, first, canary);
+            (*done)++;
+        };
+        io::spawn(ex, body(nodes[n], checker, ex.now() + options.duration, n * senders_per_node,
+                           options.canary && n == 0, &finished));
+    }
+
+    // Occasionally a node's clock jumps forward mid-run.
+    const Instant horizon = world.now() + options.duration + liveness_bound;
+    while (world.now() < horizon && finished < options.nodes) {
+        world.run_for(Duration::s(1));
+        if (world.random().chance(0.02)) {
+            const auto n = static_cast<uint32_t>(world.random().below(options.nodes));
+            nodes[n].executor->advance_clock(Duration::ms(world.random().between(1, 2000)));
+        }
+    }
+    if (finished < options.nodes) {
+        checker.violation("not_live", fmt::format("{} of {} nodes still running {} after the "
+                                                  "sending phase",
+                                                  options.nodes - finished, options.nodes,
+                                                  liveness_bound.to_string()));
+        // Tasks stuck here can never finish; their frames are abandoned with the world.
+    } else {
+        checker.check_all_delivered();
+    }
+
+    SimRunResult result;
+    result.seed = options.seed;
+    result.trace_hash = world.trace_hash();
+    result.violation = checker.first();
+    result.simulated = world.now().since_origin();
+    result.events = world.events_executed();
+    result.messages = checker.delivered();
+    result.timeouts = checker.timeouts;
+    return result;
+}
+
+}  // namespace kelpie::sim
