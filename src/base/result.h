@@ -27,6 +27,7 @@ enum class ErrorCode {
     conflict,          // Optimistic transaction conflict; retry from the start.
     unknown_result,    // The operation may or may not have taken effect; retry idempotently.
     fenced,            // A stale owner tried to write; it must stop.
+    lease_expired,     // The lease named is gone (expired or revoked); stop acting on it.
     io_error,          // The operating system reported an error (disk, socket).
     corruption,        // Stored or received bytes failed validation.
     internal,          // A bug or an unexpected state; see the message.

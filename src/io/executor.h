@@ -59,6 +59,12 @@ public:
     // The executor's seeded random source.
     virtual Random& random() = 0;
 
+    // Brackets work under way on another thread that will post back here (io/blocking.h), so
+    // that the real executor's loop does not conclude it has nothing left to do. Called on this
+    // executor's thread; counted.
+    virtual void external_work_started() {}
+    virtual void external_work_finished() {}
+
     // Awaitables. Each throws Cancelled if the awaiting task's scope is cancelled while it waits.
     SleepAwaiter sleep_for(Duration d);
     SleepAwaiter sleep_until(Instant deadline);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "io/blocking.h"
 #include "io/executor.h"
 #include "io/network.h"
 #include "io/task.h"
@@ -24,6 +25,8 @@ namespace kelpie::io {
 
 struct RealWorldOptions {
     uint32_t shards = 1;
+    // Threads for blocking calls (RocksDB, synchronous gRPC), shared by all shards.
+    uint32_t blocking_threads = 4;
     // Seed of the executors' random sources; unset: drawn from the OS.
     std::optional<uint64_t> seed;
 };
@@ -40,6 +43,8 @@ public:
     Executor& executor(uint32_t shard = 0);
     // TCP on the shard's io_context. REQUIRES: used only from that shard's tasks.
     Network& network(uint32_t shard = 0);
+    // The pool for blocking calls (io/blocking.h).
+    BlockingPool& blocking_pool();
 
     // Runs shard 0 on the calling thread until stop() is called.
     void run();

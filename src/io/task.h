@@ -172,6 +172,20 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
 }
 }  // namespace detail
 
+// Runs `task` to completion on the calling thread, for tasks that never suspend (e.g. opening an
+// empty in-memory store). Asserts if the task suspends.
+template <typename T>
+T run_synchronously(Task<T> task) {
+    auto handle = task.release();
+    handle.resume();
+    KELPIE_ASSERT_MSG(handle.done(), "run_synchronously: the task suspended");
+    struct Destroy {
+        std::coroutine_handle<typename Task<T>::promise_type> h;
+        ~Destroy() { h.destroy(); }
+    } destroy{handle};
+    return handle.promise().take();
+}
+
 // `co_await current_scope()` gives the running task's CancelScope (possibly null). Never suspends.
 struct CurrentScopeAwaiter {
     CancelScope* scope = nullptr;

@@ -33,7 +33,7 @@ pass() { echo "PASS: $1"; passed=$((passed + 1)); }
 fail() {
     echo "FAIL: $1"
     echo "    $2"
-    if [ -n "$out" ]; then printf '%s\n' "$out" | sed 's/^/    | /'; fi
+    if [ -n "$out" ]; then sed 's/^/    | /' <<<"$out"; fi
     failed=$((failed + 1))
 }
 
@@ -264,12 +264,12 @@ expect_violation() {
     plant "$path" "$code"
     run_lint "$TREE"
     local reported
-    reported=$(printf '%s\n' "$out" | grep -c -E '^src/[^:]+:[0-9]+: [a-z-]+: ' || true)
+    reported=$(grep -c -E '^src/[^:]+:[0-9]+: [a-z-]+: ' <<<"$out" || true)
     if [ "$rc" -ne 1 ]; then
         fail "$name" "expected exit 1, got $rc"
-    elif ! printf '%s\n' "$out" | grep -q -F -- "$path:$line: $rule: "; then
+    elif ! grep -q -F -- "$path:$line: $rule: " <<<"$out"; then
         fail "$name" "expected a line starting '$path:$line: $rule: '"
-    elif [ "$reported" -ne 1 ] || ! printf '%s\n' "$out" | grep -q -x -F 'lint_world_boundary: 1 violation(s)'; then
+    elif [ "$reported" -ne 1 ] || ! grep -q -x -F 'lint_world_boundary: 1 violation(s)' <<<"$out"; then
         fail "$name" "expected exactly one violation, got $reported"
     else
         pass "$name"
@@ -294,7 +294,7 @@ expect_clean() {
 
 new_tree
 run_lint "$TREE"
-if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q -x -F "lint_world_boundary: ok ($BASELINE_FILES files checked)"; then
+if [ "$rc" -eq 0 ] && grep -q -x -F "lint_world_boundary: ok ($BASELINE_FILES files checked)" <<<"$out"; then
     pass "clean baseline tree (comments, near misses, src/io/real/) exits 0 and counts $BASELINE_FILES files"
 else
     fail "clean baseline tree exits 0 and counts $BASELINE_FILES files" "got exit $rc"
@@ -302,7 +302,7 @@ fi
 
 mkdir -p "$work/empty/src"
 run_lint "$work/empty"
-if [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q -x -F 'lint_world_boundary: ok (0 files checked)'; then
+if [ "$rc" -eq 0 ] && grep -q -x -F 'lint_world_boundary: ok (0 files checked)' <<<"$out"; then
     pass "empty src/ exits 0"
 else
     fail "empty src/ exits 0" "got exit $rc"
@@ -310,7 +310,7 @@ fi
 
 mkdir -p "$work/nosrc"
 run_lint "$work/nosrc"
-if [ "$rc" -eq 2 ] && printf '%s\n' "$out" | grep -q 'src'; then
+if [ "$rc" -eq 2 ] && grep -q 'src' <<<"$out"; then
     pass "missing src/ exits 2 with a message"
 else
     fail "missing src/ exits 2 with a message" "got exit $rc"
@@ -328,8 +328,8 @@ run_lint "$TREE"
 expected_report="src/server/config.cc:2: environment: const char* home = getenv(\"HOME\");
 src/server/worker.cc:7: threads: std::thread worker(run);
 lint_world_boundary: 2 violation(s)"
-if [ "$rc" -eq 1 ] && [ "$(printf '%s\n' "$out" | head -n 3)" = "$expected_report" ] &&
-    printf '%s\n' "$out" | sed -n 4p | grep -q 'src/io/real.*interface'; then
+if [ "$rc" -eq 1 ] && [ "$(sed -n 1,3p <<<"$out")" = "$expected_report" ] &&
+    [[ "$(sed -n 4p <<<"$out")" == *src/io/real*interface* ]]; then
     pass "report format: path:line: rule: trimmed code, sorted, summary and hint"
 else
     fail "report format: path:line: rule: trimmed code, sorted, summary and hint" "got exit $rc"
@@ -351,6 +351,7 @@ expect_violation real-clock src/server/a.cc 'if (time(0) > deadline) return;'
 expect_violation real-clock src/server/a.cc 'const std::clock_t used = clock();'
 expect_violation real-clock src/server/a.cc 'std::tm* parts = std::localtime(&now);'
 expect_violation real-clock src/server/a.cc 'gmtime_r(&now, &parts);'
+expect_violation real-clock src/server/a.cc '#include <sys/time.h>'
 
 # threads
 expect_violation threads src/server/a.cc 'std::thread worker([] {});'
@@ -363,10 +364,12 @@ expect_violation threads src/server/a.cc '#include <condition_variable>'
 expect_violation threads src/server/a.cc '#include <future>'
 expect_violation threads src/io/shard_map.h 'std::mutex mutex_;'
 expect_violation threads src/server/a.cc 'std::condition_variable ready_;'
+expect_violation threads src/server/a.cc 'std::this_thread::yield();'
 
 # randomness
 expect_violation randomness src/server/a.cc 'int roll = rand() % 6;'
 expect_violation randomness src/server/a.cc 'std::srand(42);'
+expect_violation randomness src/server/a.cc 'srandom(42);'
 expect_violation randomness src/server/a.cc 'std::random_device device;'
 expect_violation randomness src/server/a.cc 'double x = drand48();'
 expect_violation randomness src/server/a.cc 'uint32_t r = arc4random();'
@@ -411,6 +414,8 @@ expect_violation sockets src/server/a.cc 'namespace net = boost::asio;'
 expect_violation sockets src/server/a.cc 'asio::ip::tcp::endpoint endpoint;'
 expect_violation sockets src/server/a.cc '#include <boost/beast/core/tcp_stream.hpp>'
 expect_violation sockets src/server/a.cc 'boost::beast::tcp_stream stream(context);'
+expect_violation sockets src/server/a.cc 'int r = getaddrinfo(host, port, &hints, &result);'
+expect_violation sockets src/server/a.cc '#include <asio.hpp>'
 
 # environment
 expect_violation environment src/server/a.cc 'const char* home = std::getenv("HOME");'
@@ -429,6 +434,8 @@ expect_violation processes src/server/a.cc 'FILE* pipe = popen("ls", "r");'
 expect_violation processes src/server/a.cc 'kill(pid, SIGTERM);'
 expect_violation processes src/server/a.cc 'std::signal(SIGINT, on_interrupt);'
 expect_violation processes src/server/a.cc 'struct sigaction action {};'
+expect_violation processes src/server/a.cc '#include <csignal>'
+expect_violation processes src/server/a.cc '#include <boost/process.hpp>'
 
 # Where the file lives: src/io/ top level, src/io/sim/, a sibling of src/io/real/, every extension.
 expect_violation threads src/io/executor_pool.h 'std::thread worker(run);'
@@ -486,7 +493,7 @@ expect_clean src/io/notes.txt 'std::thread worker(run); FILE* f = fopen("x", "r"
 # --- The real repository -------------------------------------------------------------------------
 
 run_lint "$repo_root"
-printf '%s\n' "$out" | sed 's/^/    /'
+sed 's/^/    /' <<<"$out"
 if [ "$rc" -eq 0 ]; then
     pass "the repository itself ($repo_root) is clean"
 else

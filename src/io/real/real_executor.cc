@@ -48,4 +48,17 @@ bool RealExecutor::cancel_timer(TimerId id) {
     return true;
 }
 
+void RealExecutor::external_work_started() {
+    if (external_work_++ == 0) {
+        external_guard_.emplace(context_.get_executor());
+    }
+}
+
+void RealExecutor::external_work_finished() {
+    KELPIE_ASSERT(external_work_ > 0);
+    if (--external_work_ == 0) {
+        external_guard_.reset();
+    }
+}
+
 }  // namespace kelpie::io::real

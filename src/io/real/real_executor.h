@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/asio.hpp>
@@ -22,6 +23,8 @@ public:
     TimerId start_timer(Instant deadline, TimerCallback callback) override;
     bool cancel_timer(TimerId id) override;
     Random& random() override { return random_; }
+    void external_work_started() override;
+    void external_work_finished() override;
 
     boost::asio::io_context& context() { return context_; }
 
@@ -37,6 +40,9 @@ private:
     // Touched only on the executor's thread.
     std::unordered_map<uint64_t, std::unique_ptr<Timer>> timers_;
     uint64_t next_timer_id_ = 1;
+    uint64_t external_work_ = 0;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>
+        external_guard_;
 };
 
 }  // namespace kelpie::io::real

@@ -2,6 +2,9 @@
 
 #include <csignal>
 #include <filesystem>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -15,7 +18,64 @@ namespace kelpie::io {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// A fixed set of threads taking work from one queue. Stops (joining its threads) on destruction,
+// after running the work already submitted.
+class ThreadPool final : public BlockingPool {
+public:
+    explicit ThreadPool(uint32_t threads) {
+        for (uint32_t i = 0; i < threads; i++) {
+            threads_.emplace_back([this] { run(); });
+        }
+    }
+    ~ThreadPool() override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : threads_) {
+            t.join();
+        }
+    }
+    void submit(std::function<void()> work) override {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            KELPIE_ASSERT(!stopping_);
+            queue_.push_back(std::move(work));
+        }
+        wake_.notify_one();
+    }
+
+private:
+    void run() {
+        for (;;) {
+            std::function<void()> work;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+                if (queue_.empty()) {
+                    return;
+                }
+                work = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            work();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::function<void()>> queue_;  // guarded by mutex_
+    bool stopping_ = false;                    // guarded by mutex_
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 struct RealWorld::Impl {
+    std::unique_ptr<ThreadPool> blocking;
     struct Shard {
         asio::io_context context{1};
         std::unique_ptr<real::RealExecutor> executor;
@@ -29,6 +89,8 @@ struct RealWorld::Impl {
 
 RealWorld::RealWorld(RealWorldOptions options) : impl_(std::make_unique<Impl>()) {
     KELPIE_ASSERT(options.shards >= 1);
+    KELPIE_ASSERT(options.blocking_threads >= 1);
+    impl_->blocking = std::make_unique<ThreadPool>(options.blocking_threads);
     uint64_t seed = 0;
     if (options.seed.has_value()) {
         seed = *options.seed;
@@ -56,6 +118,7 @@ RealWorld::~RealWorld() {
             shard->thread.join();
         }
     }
+    impl_->blocking.reset();  // finishes submitted work; its completions post into the contexts
     // Executors (and their timers) go before their io_contexts.
     for (auto& shard : impl_->shards) {
         shard->network.reset();
@@ -69,6 +132,8 @@ Executor& RealWorld::executor(uint32_t shard) {
     KELPIE_ASSERT(shard < impl_->shards.size());
     return *impl_->shards[shard]->executor;
 }
+
+BlockingPool& RealWorld::blocking_pool() { return *impl_->blocking; }
 
 Network& RealWorld::network(uint32_t shard) {
     KELPIE_ASSERT(shard < impl_->shards.size());

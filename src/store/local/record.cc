@@ -1,0 +1,68 @@
+#include "store/local/record.h"
+
+#include "base/hash.h"
+
+namespace kelpie::store::detail {
+
+void put_int64(std::string& out, int64_t v) {
+    const auto u = static_cast<uint64_t>(v);
+    for (int shift = 56; shift >= 0; shift -= 8) {
+        out += static_cast<char>((u >> shift) & 0xff);
+    }
+}
+
+int64_t get_int64(std::string_view bytes) {
+    KELPIE_ASSERT(bytes.size() >= 8);
+    uint64_t u = 0;
+    for (size_t i = 0; i < 8; i++) {
+        u = (u << 8) | static_cast<uint8_t>(bytes[i]);
+    }
+    return static_cast<int64_t>(u);
+}
+
+namespace {
+uint32_t checksum(std::string_view header, std::string_view value) {
+    std::string data(header);
+    data += value;
+    return static_cast<uint32_t>(hash_bytes(data));
+}
+}  // namespace
+
+std::string encode_record(Revision mod_revision, LeaseId lease, std::string_view value) {
+    std::string out;
+    out.reserve(record_header_bytes + value.size());
+    out += static_cast<char>(record_format_version);
+    put_int64(out, mod_revision);
+    put_int64(out, lease.value);
+    const uint32_t sum = checksum(out, value);
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        out += static_cast<char>((sum >> shift) & 0xff);
+    }
+    out += value;
+    return out;
+}
+
+Result<Record> decode_record(std::string_view key, std::string_view bytes) {
+    const auto corrupt = [&](const std::string& why) {
+        return Error(ErrorCode::corruption, "stored record for key of " +
+                                                std::to_string(key.size()) + " bytes: " + why);
+    };
+    if (bytes.size() < record_header_bytes) {
+        return corrupt("truncated (" + std::to_string(bytes.size()) + " bytes)");
+    }
+    if (static_cast<uint8_t>(bytes[0]) != record_format_version) {
+        return corrupt("unknown format version " + std::to_string(static_cast<uint8_t>(bytes[0])));
+    }
+    uint32_t stored = 0;
+    for (size_t i = 17; i < 21; i++) {
+        stored = (stored << 8) | static_cast<uint8_t>(bytes[i]);
+    }
+    const std::string_view value = bytes.substr(record_header_bytes);
+    if (stored != checksum(bytes.substr(0, 17), value)) {
+        return corrupt("checksum mismatch");
+    }
+    return Record{get_int64(bytes.substr(1)), LeaseId(get_int64(bytes.substr(9))),
+                  std::string(value)};
+}
+
+}  // namespace kelpie::store::detail

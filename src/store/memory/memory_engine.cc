@@ -1,0 +1,162 @@
+// The memory engine: multi-version ordered map. Each applied batch gets a sequence number; a
+// snapshot sees the newest version of each key at or below its sequence.
+//
+// Invariants:
+//  (1) Each key's versions are sorted by sequence, at most one per sequence.
+//  (2) Versions are dropped only when no live snapshot can see them (see prune()).
+
+#include <map>
+#include <set>
+
+#include "store/local/local_engine.h"
+#include "store/local/local_store.h"
+#include "store/memory_store.h"
+
+namespace kelpie::store {
+
+namespace detail {
+namespace {
+
+class MemoryEngine final : public LocalEngine {
+public:
+    ~MemoryEngine() override { KELPIE_ASSERT(live_.empty()); }
+
+    std::shared_ptr<Snapshot> snapshot() override {
+        live_.insert(sequence_);
+        return std::make_shared<MemorySnapshot>(this, sequence_);
+    }
+
+    io::Task<Result<std::optional<std::string>>> get(std::shared_ptr<Snapshot> snapshot,
+                                                     std::string key) override {
+        const uint64_t at = static_cast<MemorySnapshot&>(*snapshot).sequence;
+        auto it = data_.find(key);
+        if (it == data_.end()) {
+            co_return std::optional<std::string>();
+        }
+        const Version* v = visible(it->second, at);
+        co_return v != nullptr ? v->bytes : std::optional<std::string>();
+    }
+
+    io::Task<Result<RawPairs>> scan(std::shared_ptr<Snapshot> snapshot, std::string begin,
+                                    std::string end, size_t limit, bool reverse) override {
+        const uint64_t at = static_cast<MemorySnapshot&>(*snapshot).sequence;
+        RawPairs out;
+        auto take = [&](const auto& entry) {
+            const Version* v = visible(entry.second, at);
+            if (v != nullptr && v->bytes.has_value()) {
+                out.emplace_back(entry.first, *v->bytes);
+            }
+            return out.size() < limit;
+        };
+        if (!reverse) {
+            for (auto it = data_.lower_bound(begin); it != data_.end() && it->first < end; ++it) {
+                if (!take(*it)) {
+                    break;
+                }
+            }
+        } else {
+            auto it = data_.lower_bound(end);
+            while (it != data_.begin()) {
+                --it;
+                if (it->first < begin || !take(*it)) {
+                    break;
+                }
+            }
+        }
+        co_return out;
+    }
+
+    io::Task<Status> apply(std::vector<EngineWrite> writes) override {
+        sequence_++;
+        for (EngineWrite& w : writes) {
+            switch (w.kind) {
+                case EngineWrite::Kind::put:
+                    write(w.key, std::move(w.value));
+                    break;
+                case EngineWrite::Kind::erase:
+                    if (data_.contains(w.key)) {
+                        write(w.key, std::nullopt);
+                    }
+                    break;
+                case EngineWrite::Kind::erase_range: {
+                    std::vector<std::string> keys;
+                    for (auto it = data_.lower_bound(w.key); it != data_.end() && it->first < w.end;
+                         ++it) {
+                        keys.push_back(it->first);
+                    }
+                    for (const std::string& k : keys) {
+                        write(k, std::nullopt);
+                    }
+                    break;
+                }
+            }
+        }
+        co_return Status();
+    }
+
+private:
+    struct Version {
+        uint64_t sequence;
+        std::optional<std::string> bytes;  // nullopt: deleted
+    };
+    struct MemorySnapshot final : Snapshot {
+        MemorySnapshot(MemoryEngine* e, uint64_t s) : engine(e), sequence(s) {}
+        ~MemorySnapshot() override { engine->live_.erase(engine->live_.find(sequence)); }
+        MemoryEngine* engine;
+        uint64_t sequence;
+    };
+
+    static const Version* visible(const std::vector<Version>& versions, uint64_t at) {
+        for (auto it = versions.rbegin(); it != versions.rend(); ++it) {
+            if (it->sequence <= at) {
+                return &*it;
+            }
+        }
+        return nullptr;
+    }
+
+    void write(const std::string& key, std::optional<std::string> bytes) {
+        std::vector<Version>& versions = data_[key];
+        if (!versions.empty() && versions.back().sequence == sequence_) {
+            versions.back().bytes = std::move(bytes);
+        } else {
+            versions.push_back(Version{sequence_, std::move(bytes)});
+        }
+        prune(key, versions);
+    }
+
+    // Keeps every version a live snapshot (or a future one, at sequence_) can see.
+    void prune(const std::string& key, std::vector<Version>& versions) {
+        const uint64_t oldest = live_.empty() ? sequence_ : *live_.begin();
+        size_t keep_from = 0;
+        for (size_t i = 0; i < versions.size(); i++) {
+            if (versions[i].sequence <= oldest) {
+                keep_from = i;  // the newest version the oldest reader can see
+            }
+        }
+        versions.erase(versions.begin(), versions.begin() + static_cast<ptrdiff_t>(keep_from));
+        if (versions.size() == 1 && !versions[0].bytes.has_value() && versions[0].sequence <= oldest) {
+            data_.erase(key);
+        }
+    }
+
+    std::map<std::string, std::vector<Version>, std::less<>> data_;
+    std::multiset<uint64_t> live_;
+    uint64_t sequence_ = 0;
+};
+
+}  // namespace
+}  // namespace detail
+
+Result<std::unique_ptr<Store>> make_memory_store(io::Executor& executor, MemoryStoreOptions options) {
+    auto store = std::make_unique<detail::LocalStore>(
+        executor, std::make_unique<detail::MemoryEngine>(), "memory", options.faults);
+    // Opening an empty memory engine never suspends.
+    Status opened = io::run_synchronously(store->open());
+    if (!opened.ok()) {
+        return std::move(opened).error();
+    }
+    return std::unique_ptr<Store>(std::move(store));
+}
+
+}  // namespace kelpie::store

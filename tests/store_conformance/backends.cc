@@ -1,0 +1,82 @@
+#include "tests/store_conformance/backends.h"
+
+#include <filesystem>
+
+#include "io/real_world.h"
+#include "io/sim_world.h"
+#include "store/memory_store.h"
+#include "store/rocksdb_store.h"
+
+namespace kelpie::store::testing {
+
+namespace {
+
+class MemoryBackend final : public Backend {
+public:
+    explicit MemoryBackend(uint64_t seed)
+        : world_(io::SimWorldOptions{.seed = seed}), executor_(world_.add_node()) {
+        auto s = make_memory_store(executor_);
+        KELPIE_ASSERT(s.ok());
+        store_ = std::move(s).value();
+    }
+    ~MemoryBackend() override {
+        io::block_on(world_, executor_, store_->close());
+        store_.reset();
+    }
+    std::string name() const override { return "memory"; }
+    io::Executor& executor() override { return executor_; }
+    Store& store() override { return *store_; }
+    void run(io::Task<void> task) override { io::block_on(world_, executor_, std::move(task)); }
+    bool real_time() const override { return false; }
+
+private:
+    io::SimWorld world_;
+    io::SimExecutor& executor_;
+    std::unique_ptr<Store> store_;
+};
+
+class RocksDbBackend final : public Backend {
+public:
+    RocksDbBackend() {
+        char pattern[] = "/tmp/kelpie-rocksdb-test-XXXXXX";
+        KELPIE_ASSERT(mkdtemp(pattern) != nullptr);
+        dir_ = pattern;
+        auto s = io::block_on(world_, world_.executor(),
+                              open_rocksdb_store(world_.executor(), world_.blocking_pool(),
+                                                 RocksDbStoreOptions{.path = dir_ + "/db"}));
+        KELPIE_ASSERT_MSG(s.ok(), s.ok() ? "" : s.error().to_string().c_str());
+        store_ = std::move(s).value();
+    }
+    ~RocksDbBackend() override {
+        io::block_on(world_, world_.executor(), store_->close());
+        store_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+    std::string name() const override { return "rocksdb"; }
+    io::Executor& executor() override { return world_.executor(); }
+    Store& store() override { return *store_; }
+    void run(io::Task<void> task) override {
+        io::block_on(world_, world_.executor(), std::move(task));
+    }
+    bool real_time() const override { return true; }
+
+private:
+    io::RealWorld world_;
+    std::string dir_;
+    std::unique_ptr<Store> store_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_memory_backend(uint64_t seed) {
+    return std::make_unique<MemoryBackend>(seed);
+}
+
+std::unique_ptr<Backend> make_rocksdb_backend() { return std::make_unique<RocksDbBackend>(); }
+
+}  // namespace kelpie::store::testing
+
+namespace kelpie::store::testing {
+// Until the etcd backend lands, there is none to test.
+std::unique_ptr<Backend> make_etcd_backend() { return nullptr; }
+}  // namespace kelpie::store::testing

@@ -1,0 +1,40 @@
+#pragma once
+
+// The backends the store conformance suite runs against. Each gives a Store on an executor and a
+// way to run a task to completion on it (the simulated world for memory, the real world for
+// RocksDB and etcd).
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "io/executor.h"
+#include "io/task.h"
+#include "store/store.h"
+
+namespace kelpie::store::testing {
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    virtual io::Executor& executor() = 0;
+    virtual Store& store() = 0;
+    // Runs `task` to completion (other work, such as lease expiry, keeps running meanwhile).
+    virtual void run(io::Task<void> task) = 0;
+    // Whether waiting on this backend costs real time (lease tests use short TTLs then).
+    virtual bool real_time() const = 0;
+};
+
+std::unique_ptr<Backend> make_memory_backend(uint64_t seed = 1);
+std::unique_ptr<Backend> make_rocksdb_backend();
+// Needs a running etcd cluster: the endpoints come from KELPIE_TEST_ETCD_ENDPOINTS; returns null
+// when it is not set.
+std::unique_ptr<Backend> make_etcd_backend();
+
+struct BackendParam {
+    std::string name;
+    std::function<std::unique_ptr<Backend>()> make;
+};
+
+}  // namespace kelpie::store::testing
