@@ -341,7 +341,7 @@ std::optional<Error> LocalStore::check_commit(
     return std::nullopt;
 }
 
-void LocalStore::accept(PendingCommit& c, Revision revision, std::vector<EngineWrite>& writes) {
+void LocalStore::admit(PendingCommit& c, Revision revision, std::vector<EngineWrite>& writes) {
     for (const Mutation& m : c.mutations) {
         switch (m.kind) {
             case Mutation::Kind::clear_range:
@@ -412,7 +412,7 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
             }
         }
         next++;
-        accept(*c, next, writes);
+        admit(*c, next, writes);
         accepted.push_back(c);
         revisions.push_back(next);
     }

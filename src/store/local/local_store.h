@@ -88,7 +88,7 @@ private:
     io::Task<void> apply_batch(std::vector<PendingCommit*> batch);
     std::optional<Error> check_commit(const PendingCommit& c,
                                       const std::vector<const PendingCommit*>& accepted) const;
-    void accept(PendingCommit& c, Revision revision, std::vector<EngineWrite>& writes);
+    void admit(PendingCommit& c, Revision revision, std::vector<EngineWrite>& writes);
     io::Task<void> lease_expiry_loop();
     io::Task<Status> expire_lease(LeaseId lease);
     io::Task<Status> inject_faults();
