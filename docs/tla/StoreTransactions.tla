@@ -47,7 +47,7 @@
 (*   Funded        keys present (value 1) before any transaction runs,    *)
 (*                 written by a genesis commit at revision 1.             *)
 (***************************************************************************)
-EXTENDS Naturals, FiniteSets, Sequences, TLC
+EXTENDS Integers, FiniteSets, Sequences, TLC
 
 CONSTANTS
     Keys,           \* e.g. {k1, k2}

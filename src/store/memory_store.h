@@ -20,8 +20,15 @@ struct StoreFaults {
     double early_lease_expiry_probability = 0;  // per expiry check and lease: expire it now
 };
 
+// Bug switches: each re-introduces a known bug class so that the simulator and the property tests
+// can prove they catch it. Never set outside tests and `kelpie sim --bug`.
+struct StoreBugs {
+    bool skip_read_check = false;  // commit without checking the read set (lost updates)
+};
+
 struct MemoryStoreOptions {
     StoreFaults faults;
+    StoreBugs bugs;
 };
 
 // `executor` must outlive the store.

@@ -13,9 +13,9 @@ namespace {
 
 class MemoryBackend final : public Backend {
 public:
-    explicit MemoryBackend(uint64_t seed)
+    MemoryBackend(uint64_t seed, StoreFaults faults, StoreBugs bugs)
         : world_(io::SimWorldOptions{.seed = seed}), executor_(world_.add_node()) {
-        auto s = make_memory_store(executor_);
+        auto s = make_memory_store(executor_, MemoryStoreOptions{.faults = faults, .bugs = bugs});
         KELPIE_ASSERT(s.ok());
         store_ = std::move(s).value();
     }
@@ -68,8 +68,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Backend> make_memory_backend(uint64_t seed) {
-    return std::make_unique<MemoryBackend>(seed);
+std::unique_ptr<Backend> make_memory_backend(uint64_t seed, StoreFaults faults, StoreBugs bugs) {
+    return std::make_unique<MemoryBackend>(seed, faults, bugs);
 }
 
 std::unique_ptr<Backend> make_rocksdb_backend() { return std::make_unique<RocksDbBackend>(); }

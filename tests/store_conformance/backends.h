@@ -10,6 +10,7 @@
 
 #include "io/executor.h"
 #include "io/task.h"
+#include "store/memory_store.h"
 #include "store/store.h"
 
 namespace kelpie::store::testing {
@@ -26,7 +27,8 @@ public:
     virtual bool real_time() const = 0;
 };
 
-std::unique_ptr<Backend> make_memory_backend(uint64_t seed = 1);
+std::unique_ptr<Backend> make_memory_backend(uint64_t seed = 1, StoreFaults faults = {},
+                                             StoreBugs bugs = {});
 std::unique_ptr<Backend> make_rocksdb_backend();
 // Needs a running etcd cluster: the endpoints come from KELPIE_TEST_ETCD_ENDPOINTS; returns null
 // when it is not set.

@@ -165,11 +165,12 @@ private:
 // --- LocalStore ---
 
 LocalStore::LocalStore(io::Executor& executor, std::unique_ptr<LocalEngine> engine,
-                       std::string name, StoreFaults faults)
+                       std::string name, StoreFaults faults, StoreBugs bugs)
     : executor_(executor),
       engine_(std::move(engine)),
       name_(std::move(name)),
       faults_(faults),
+      bugs_(bugs),
       wake_(executor, 1) {}
 
 LocalStore::~LocalStore() {
@@ -318,7 +319,7 @@ std::optional<Error> LocalStore::check_commit(
     if (failed_.has_value()) {
         return *failed_;
     }
-    if (c.check_reads) {
+    if (c.check_reads && !bugs_.skip_read_check) {
         if (history_.conflicts(c.snapshot, c.reads)) {
             return Error(ErrorCode::conflict, "a key or range read was written since the snapshot");
         }

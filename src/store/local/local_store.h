@@ -41,7 +41,7 @@ inline constexpr size_t commit_batch_commits_max = 256;
 class LocalStore final : public Store {
 public:
     LocalStore(io::Executor& executor, std::unique_ptr<LocalEngine> engine, std::string name,
-               StoreFaults faults);
+               StoreFaults faults, StoreBugs bugs = {});
     ~LocalStore() override;
 
     // Reads the revision and leases from the engine and starts the background tasks. Call once,
@@ -98,6 +98,7 @@ private:
     std::unique_ptr<LocalEngine> engine_;
     std::string name_;
     StoreFaults faults_;
+    StoreBugs bugs_;
 
     // Touched only on the executor.
     Revision revision_ = 0;

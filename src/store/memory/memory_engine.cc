@@ -150,7 +150,7 @@ private:
 
 Result<std::unique_ptr<Store>> make_memory_store(io::Executor& executor, MemoryStoreOptions options) {
     auto store = std::make_unique<detail::LocalStore>(
-        executor, std::make_unique<detail::MemoryEngine>(), "memory", options.faults);
+        executor, std::make_unique<detail::MemoryEngine>(), "memory", options.faults, options.bugs);
     // Opening an empty memory engine never suspends.
     Status opened = io::run_synchronously(store->open());
     if (!opened.ok()) {
