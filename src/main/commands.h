@@ -14,6 +14,9 @@ struct ServeOptions {
     std::string host = "127.0.0.1";
     uint16_t port = 8283;
     std::string data_dir = "./kelpie-data";
+    // "rocksdb" (embedded, under <data_dir>/store), "memory" (nothing kept: for trying things out)
+    // or "etcd://host:port,host:port,..." (a cluster).
+    std::string store = "rocksdb";
 };
 int run_serve(const ServeOptions& options);
 

@@ -42,6 +42,11 @@ int main(int argc, char** argv) {
     serve_cmd->add_option("--data-dir", serve.data_dir, "Where the node keeps its data")
         ->envname("KELPIE_DATA_DIR")
         ->capture_default_str();
+    serve_cmd
+        ->add_option("--store", serve.store,
+                     "rocksdb (embedded, in the data dir), memory, or etcd://host:port,...")
+        ->envname("KELPIE_STORE")
+        ->capture_default_str();
 
     kelpie::cli::SimOptions sim;
     std::string seed_text = "1";

@@ -4,17 +4,42 @@
 #include "io/real_world.h"
 #include "main/commands.h"
 #include "server/server.h"
+#include "store/memory_store.h"
+#include "store/rocksdb_store.h"
 
 namespace kelpie::cli {
 
 namespace {
 
-// Waits for SIGINT or SIGTERM, then stops the server gracefully and the world after it.
-io::Task<void> stop_on_signal(io::RealWorld* world, server::Server* server) {
+// Waits for SIGINT or SIGTERM, then stops the server gracefully, closes the store, and stops the
+// world.
+io::Task<void> stop_on_signal(io::RealWorld* world, server::Server* server, store::Store* store) {
     const std::string signal = co_await world->wait_for_shutdown_signal();
     spdlog::info("received {}, shutting down", signal);
     co_await server->stop();
+    co_await store->close();
     world->stop();
+}
+
+// Opens the store named by --store. Returns it and a description for the start-up line.
+io::Task<Result<std::unique_ptr<store::Store>>> open_store(io::RealWorld* world,
+                                                          std::string spec, std::string data_dir,
+                                                          std::string* where) {
+    if (spec == "rocksdb") {
+        *where = data_dir + "/store";
+        // A named local, not a temporary inside the co_await: g++ 12 destroys such temporaries
+        // twice.
+        store::RocksDbStoreOptions options{.path = *where};
+        auto opened = co_await store::open_rocksdb_store(world->executor(), world->blocking_pool(),
+                                                         std::move(options));
+        co_return opened;
+    }
+    if (spec == "memory") {
+        *where = "memory (nothing is kept after exit)";
+        co_return store::make_memory_store(world->executor());
+    }
+    co_return Error(ErrorCode::invalid_argument,
+                    "unknown --store '" + spec + "': want rocksdb, memory or etcd://host:port,...");
 }
 
 }  // namespace
@@ -26,17 +51,26 @@ int run_serve(const ServeOptions& options) {
         return 1;
     }
     io::RealWorld world;
-    server::Server server(world.executor(), world.network());
+    std::string where;
+    auto opened = io::block_on(world, world.executor(),
+                               open_store(&world, options.store, *data_dir, &where));
+    if (!opened.ok()) {
+        spdlog::error("cannot open the store: {}", opened.error().to_string());
+        return 1;
+    }
+    std::unique_ptr<store::Store> store = std::move(opened).value();
+    server::Server server(world.executor(), world.network(), *store);
     auto address = server.start(io::Address{options.host, options.port});
     if (!address.ok()) {
         spdlog::error("cannot listen on {}:{}: {}", options.host, options.port,
                       address.error().message);
+        io::block_on(world, world.executor(), store->close());
         return 1;
     }
-    spdlog::info("kelpie {} listening on http://{} with data in {}", version_string,
-                 address->to_string(), *data_dir);
+    spdlog::info("kelpie {} listening on http://{} with data in {} (store: {} at {})",
+                 version_string, address->to_string(), *data_dir, store->backend_name(), where);
 
-    io::spawn(world.executor(), stop_on_signal(&world, &server));
+    io::spawn(world.executor(), stop_on_signal(&world, &server, store.get()));
     world.run();
     spdlog::info("stopped");
     return 0;

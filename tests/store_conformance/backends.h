@@ -5,6 +5,7 @@
 // RocksDB and etcd).
 
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 
@@ -38,5 +39,6 @@ struct BackendParam {
     std::string name;
     std::function<std::unique_ptr<Backend>()> make;
 };
+inline void PrintTo(const BackendParam& p, std::ostream* out) { *out << p.name; }
 
 }  // namespace kelpie::store::testing

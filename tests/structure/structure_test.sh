@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 fresh_copy() {
     rm -rf "$work/tree" "$work/build"
     mkdir -p "$work/tree"
-    (cd "$repo" && tar cf - CMakeLists.txt cmake src) | (cd "$work/tree" && tar xf -)
+    (cd "$repo" && tar cf - CMakeLists.txt cmake src scripts) | (cd "$work/tree" && tar xf -)
 }
 configure() {
     cmake -S "$work/tree" -B "$work/build" -G Ninja -DKELPIE_BUILD_TESTS=OFF \

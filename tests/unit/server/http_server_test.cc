@@ -12,6 +12,7 @@
 #include "io/combinators.h"
 #include "io/real_world.h"
 #include "server/server.h"
+#include "store/memory_store.h"
 
 namespace kelpie::server {
 namespace {
@@ -43,10 +44,18 @@ std::vector<Reply> parse_replies(const std::string& bytes) {
     return out;
 }
 
+// A memory store on the real executor: the server only reads its name here.
+std::unique_ptr<store::Store> test_store(io::Executor& ex) {
+    auto s = store::make_memory_store(ex);
+    KELPIE_ASSERT(s.ok());
+    return std::move(s).value();
+}
+
 struct HttpServerTest : ::testing::Test {
     io::RealWorld world;
     io::Executor& ex = world.executor();
-    Server server{ex, world.network()};
+    std::unique_ptr<store::Store> store = test_store(ex);
+    Server server{ex, world.network(), *store};
     io::Address address;
 
     void SetUp() override {
@@ -54,7 +63,10 @@ struct HttpServerTest : ::testing::Test {
         ASSERT_TRUE(a.ok()) << a.error().to_string();
         address = *a;
     }
-    void TearDown() override { io::block_on(world, ex, server.stop()); }
+    void TearDown() override {
+        io::block_on(world, ex, server.stop());
+        io::block_on(world, ex, store->close());
+    }
 
     // Sends `request` bytes, reads until the server closes or `expect` replies arrived.
     std::vector<Reply> exchange(std::string request, size_t expect = 1) {
@@ -91,6 +103,7 @@ TEST_F(HttpServerTest, HealthWithAndWithoutTrailingSlash) {
         auto json = boost::json::parse(replies[0].body).as_object();
         EXPECT_EQ(json.at("status").as_string(), "ok");
         EXPECT_EQ(json.at("version").as_string(), version_string);
+        EXPECT_EQ(json.at("store").as_string(), "memory");
         EXPECT_NE(replies[0].head.find("Content-Type: application/json"), std::string::npos);
     }
 }
@@ -166,7 +179,8 @@ TEST_F(HttpServerTest, ClientVanishingMidBodyDoesNotHurtTheServer) {
 TEST(HttpServerStop, StopClosesIdleConnectionsAndFinishes) {
     io::RealWorld world;
     io::Executor& ex = world.executor();
-    Server server(ex, world.network());
+    auto store = test_store(ex);
+    Server server(ex, world.network(), *store);
     auto address = server.start(io::Address{"127.0.0.1", 0});
     ASSERT_TRUE(address.ok());
     auto body = [](io::Network* net, io::Address a, Server* s) -> io::Task<size_t> {
@@ -184,6 +198,7 @@ TEST(HttpServerStop, StopClosesIdleConnectionsAndFinishes) {
         co_return after.ok() ? *after : 999;
     };
     EXPECT_EQ(io::block_on(world, ex, body(&world.network(), *address, &server)), 0u);
+    io::block_on(world, ex, store->close());
 }
 
 }  // namespace
