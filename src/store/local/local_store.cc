@@ -33,45 +33,6 @@ std::string lease_index_prefix_for(LeaseId id) {
     return k;
 }
 
-bool key_in_reads(const std::string& key, const ReadSet& reads) {
-    for (const ReadSet::Key& k : reads.keys) {
-        if (k.key == key) {
-            return true;
-        }
-    }
-    for (const ReadSet::Range& r : reads.ranges) {
-        if (key >= r.begin && key < r.end) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool range_in_reads(const std::string& begin, const std::string& end, const ReadSet& reads) {
-    for (const ReadSet::Key& k : reads.keys) {
-        if (k.key >= begin && k.key < end) {
-            return true;
-        }
-    }
-    for (const ReadSet::Range& r : reads.ranges) {
-        if (r.begin < end && begin < r.end) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool writes_touch_reads(const std::vector<Mutation>& writes, const ReadSet& reads) {
-    for (const Mutation& m : writes) {
-        const bool hit = m.kind == Mutation::Kind::clear_range ? range_in_reads(m.key, m.end, reads)
-                                                              : key_in_reads(m.key, reads);
-        if (hit) {
-            return true;
-        }
-    }
-    return false;
-}
-
 bool writes_touch_range(const std::vector<Mutation>& writes, const std::string& begin,
                         const std::string& end) {
     for (const Mutation& m : writes) {
@@ -101,8 +62,10 @@ public:
 
 protected:
     io::Task<Result<std::optional<KeyValue>>> snapshot_get(std::string key) override {
-        if (Status s = co_await store_.inject_faults(); !s.ok()) {
-            co_return std::move(s).error();
+        if (store_.faults_active()) {
+            if (Status s = co_await store_.inject_faults(); !s.ok()) {
+                co_return std::move(s).error();
+            }
         }
         auto raw = co_await store_.engine_->get(engine_snapshot_, key);
         if (!raw.ok()) {
@@ -121,8 +84,10 @@ protected:
 
     io::Task<Result<RangeResult>> snapshot_range(std::string begin, std::string end, size_t limit,
                                                  bool reverse) override {
-        if (Status s = co_await store_.inject_faults(); !s.ok()) {
-            co_return std::move(s).error();
+        if (store_.faults_active()) {
+            if (Status s = co_await store_.inject_faults(); !s.ok()) {
+                co_return std::move(s).error();
+            }
         }
         auto raw = co_await store_.engine_->scan(engine_snapshot_, begin, end, limit + 1, reverse);
         if (!raw.ok()) {
@@ -146,8 +111,10 @@ protected:
 
     io::Task<Result<Revision>> commit_writes(std::vector<Mutation> mutations,
                                              ReadSet reads) override {
-        if (Status s = co_await store_.inject_faults(); !s.ok()) {
-            co_return std::move(s).error();
+        if (store_.faults_active()) {
+            if (Status s = co_await store_.inject_faults(); !s.ok()) {
+                co_return std::move(s).error();
+            }
         }
         LocalStore::PendingCommit commit;
         commit.mutations = std::move(mutations);
@@ -314,19 +281,16 @@ io::Task<void> LocalStore::committer() {
     }
 }
 
-std::optional<Error> LocalStore::check_commit(
-    const PendingCommit& c, const std::vector<const PendingCommit*>& accepted) const {
+std::optional<Error> LocalStore::check_commit(const PendingCommit& c,
+                                              const ConflictHistory& batch) const {
     if (failed_.has_value()) {
         return *failed_;
     }
     if (c.check_reads && !bugs_.skip_read_check) {
-        if (history_.conflicts(c.snapshot, c.reads)) {
+        // Against everything applied, and against the commits admitted earlier in this batch
+        // (all newer than any snapshot).
+        if (history_.conflicts(c.snapshot, c.reads) || batch.conflicts(c.snapshot, c.reads)) {
             return Error(ErrorCode::conflict, "a key or range read was written since the snapshot");
-        }
-        for (const PendingCommit* earlier : accepted) {
-            if (writes_touch_reads(earlier->mutations, c.reads)) {
-                return Error(ErrorCode::conflict, "a key or range read was written since the snapshot");
-            }
         }
     }
     for (const Mutation& m : c.mutations) {
@@ -379,6 +343,7 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
     std::vector<EngineWrite> writes;
     std::vector<const PendingCommit*> accepted;
     std::vector<Revision> revisions;
+    ConflictHistory batch_writes;
     Revision next = revision_;
     for (PendingCommit* c : batch) {
         if (c->expire_lease.value != 0) {
@@ -393,7 +358,7 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
                 }
             }
         }
-        if (auto error = check_commit(*c, accepted)) {
+        if (auto error = check_commit(*c, batch_writes)) {
             c->result = std::move(*error);
             continue;
         }
@@ -414,6 +379,7 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
         }
         next++;
         admit(*c, next, writes);
+        batch_writes.record(next, c->mutations);
         accepted.push_back(c);
         revisions.push_back(next);
     }

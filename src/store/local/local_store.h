@@ -86,8 +86,11 @@ private:
     io::Task<Result<Revision>> submit(PendingCommit& commit);
     io::Task<void> committer();
     io::Task<void> apply_batch(std::vector<PendingCommit*> batch);
-    std::optional<Error> check_commit(const PendingCommit& c,
-                                      const std::vector<const PendingCommit*>& accepted) const;
+    std::optional<Error> check_commit(const PendingCommit& c, const ConflictHistory& batch) const;
+    bool faults_active() const {
+        return faults_.latency_max > Duration::zero() || faults_.unavailable_probability > 0 ||
+               closed_;
+    }
     void admit(PendingCommit& c, Revision revision, std::vector<EngineWrite>& writes);
     io::Task<void> lease_expiry_loop();
     io::Task<Status> expire_lease(LeaseId lease);

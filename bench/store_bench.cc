@@ -1,0 +1,173 @@
+// Store benchmarks: commit throughput and latency per backend, at concurrency 1 and 64, each next
+// to a baseline measured in the same run on the same machine.
+//
+//   memory   small transactions (get + set + commit) per second on the simulated executor
+//   rocksdb  our commits (one key per transaction, synced)  vs  raw rocksdb::DB::Put with sync=true
+//            in a loop (one writer): group commit should make ours at concurrency 64 several times
+//            the raw synced single-write rate
+//
+// Usage: store_bench [--seconds S]   (default 3 s per measurement). Figures, never assertions.
+
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/combinators.h"
+#include "io/real_world.h"
+#include "io/sim_world.h"
+#include "store/memory_store.h"
+#include "store/rocksdb_store.h"
+
+using namespace kelpie;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Figures {
+    double per_second = 0;
+    double p50_us = 0;
+    double p99_us = 0;
+    uint64_t count = 0;
+};
+
+Figures summarize(std::vector<double>& latencies_us, double seconds) {
+    Figures f;
+    f.count = latencies_us.size();
+    f.per_second = static_cast<double>(f.count) / seconds;
+    if (!latencies_us.empty()) {
+        std::sort(latencies_us.begin(), latencies_us.end());
+        f.p50_us = latencies_us[latencies_us.size() / 2];
+        f.p99_us = latencies_us[std::min(latencies_us.size() - 1, latencies_us.size() * 99 / 100)];
+    }
+    return f;
+}
+
+void print(const char* what, int concurrency, const Figures& f) {
+    std::printf("  %-44s c=%-3d %10.0f /s   p50 %8.1f us   p99 %8.1f us   (%lu ops)\n", what,
+                concurrency, f.per_second, f.p50_us, f.p99_us, static_cast<unsigned long>(f.count));
+}
+
+// One writer: each transaction sets one key of its own and commits; latency per commit.
+io::Task<void> commit_loop(io::Executor* ex, store::Store* s, int writer, Clock::time_point until,
+                           std::vector<double>* latencies, bool with_read) {
+    for (int64_t n = 0; Clock::now() < until; n++) {
+        const auto start = Clock::now();
+        auto t = s->begin();
+        const std::string key = "bench/" + std::to_string(writer) + "/" + std::to_string(n % 1000);
+        if (with_read) {
+            auto r = co_await t->get(key);
+            KELPIE_ASSERT(r.ok());
+        }
+        (void)t->set(key, "0123456789abcdef0123456789abcdef");
+        auto c = co_await t->commit();
+        KELPIE_ASSERT_MSG(c.ok(), c.ok() ? "" : c.error().to_string().c_str());
+        latencies->push_back(
+            std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        if (n % 64 == 63) {
+            co_await ex->yield();
+        }
+    }
+}
+
+template <typename Driver>
+Figures run_writers(Driver& driver, io::Executor& ex, store::Store& s, int concurrency,
+                    double seconds, bool with_read) {
+    std::vector<std::vector<double>> latencies(static_cast<size_t>(concurrency));
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(seconds));
+    std::vector<io::Task<void>> tasks;
+    for (int w = 0; w < concurrency; w++) {
+        tasks.push_back(commit_loop(&ex, &s, w, until, &latencies[static_cast<size_t>(w)], with_read));
+    }
+    const auto start = Clock::now();
+    io::block_on(driver, ex, io::when_all(std::move(tasks)));
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    std::vector<double> all;
+    for (auto& l : latencies) {
+        all.insert(all.end(), l.begin(), l.end());
+    }
+    return summarize(all, elapsed);
+}
+
+void bench_memory(double seconds) {
+    std::printf("memory backend (simulated executor, wall-clock throughput)\n");
+    for (int concurrency : {1, 64}) {
+        io::SimWorld world(io::SimWorldOptions{.seed = 1});
+        io::SimExecutor& ex = world.add_node();
+        auto s = store::make_memory_store(ex);
+        KELPIE_ASSERT(s.ok());
+        print("get + set + commit", concurrency,
+              run_writers(world, ex, **s, concurrency, seconds, true));
+        io::block_on(world, ex, (*s)->close());
+    }
+}
+
+Figures raw_rocksdb_synced_puts(const std::string& path, double seconds) {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    KELPIE_ASSERT(rocksdb::DB::Open(options, path, &db).ok());
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    std::vector<double> latencies;
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(seconds));
+    const auto start = Clock::now();
+    for (int64_t n = 0; Clock::now() < until; n++) {
+        const auto t0 = Clock::now();
+        KELPIE_ASSERT(db->Put(write, "bench/raw/" + std::to_string(n % 1000),
+                              "0123456789abcdef0123456789abcdef")
+                          .ok());
+        latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    delete db;
+    return summarize(latencies, elapsed);
+}
+
+void bench_rocksdb(double seconds) {
+    char pattern[] = "/tmp/kelpie-store-bench-XXXXXX";
+    KELPIE_ASSERT(mkdtemp(pattern) != nullptr);
+    const std::string dir = pattern;
+    std::printf("rocksdb backend (synced commits; this machine's disk)\n");
+    const Figures raw = raw_rocksdb_synced_puts(dir + "/raw", seconds);
+    print("baseline: raw DB::Put, sync=true, 1 writer", 1, raw);
+    Figures ours64;
+    for (int concurrency : {1, 64}) {
+        io::RealWorld world;
+        io::Executor& ex = world.executor();
+        store::RocksDbStoreOptions options{.path = dir + "/ours" + std::to_string(concurrency)};
+        auto s = io::block_on(world, ex,
+                              store::open_rocksdb_store(ex, world.blocking_pool(), options));
+        KELPIE_ASSERT(s.ok());
+        const Figures f = run_writers(world, ex, **s, concurrency, seconds, false);
+        print("kelpie commit (set one key), synced", concurrency, f);
+        if (concurrency == 64) {
+            ours64 = f;
+        }
+        io::block_on(world, ex, (*s)->close());
+    }
+    std::printf("  ratio: kelpie commits at c=64 / raw synced puts = %.2fx (target >= 4x)\n",
+                ours64.per_second / std::max(raw.per_second, 1.0));
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double seconds = 3;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (std::strcmp(argv[i], "--seconds") == 0) {
+            seconds = std::atof(argv[i + 1]);
+        }
+    }
+    bench_memory(seconds);
+    bench_rocksdb(seconds);
+    return 0;
+}
