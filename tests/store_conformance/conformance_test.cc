@@ -211,6 +211,21 @@ io::Task<void> conflict_on_absent_key_created(Store* s) {
 }
 TEST_P(Conformance, ConflictOnAbsentKeyCreated) { run(conflict_on_absent_key_created(&store())); }
 
+io::Task<void> delete_of_read_key_conflicts(Store* s) {
+    CO_ASSERT_OK(co_await put(*s, k("dk/x"), "v"));
+    auto t1 = s->begin();
+    auto got = co_await t1->get(k("dk/x"));
+    CO_ASSERT_OK(got);
+    CO_ASSERT(got->has_value());
+    auto t2 = s->begin();
+    CO_ASSERT(t2->clear(k("dk/x")).ok());
+    CO_ASSERT_OK(co_await t2->commit());
+    CO_ASSERT(t1->set(k("dk/y"), "decided on x").ok());
+    auto c = co_await t1->commit();
+    EXPECT_EQ(c.code(), ErrorCode::conflict);  // "mod_revision <= snapshot" alone would miss it
+}
+TEST_P(Conformance, DeleteOfReadKeyConflicts) { run(delete_of_read_key_conflicts(&store())); }
+
 io::Task<void> phantom_conflict(Store* s) {
     CO_ASSERT_OK(co_await put(*s, k("ph/a"), "a"));
     auto t1 = s->begin();
