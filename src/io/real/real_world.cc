@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <filesystem>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -85,6 +86,7 @@ struct RealWorld::Impl {
     };
     std::vector<std::unique_ptr<Shard>> shards;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> run_guard;
+    std::atomic<bool> stop_requested{false};
 };
 
 RealWorld::RealWorld(RealWorldOptions options) : impl_(std::make_unique<Impl>()) {
@@ -141,8 +143,16 @@ Network& RealWorld::network(uint32_t shard) {
 }
 
 void RealWorld::run() {
+    if (impl_->stop_requested) {
+        return;
+    }
     asio::io_context& context = impl_->shards[0]->context;
     impl_->run_guard.emplace(context.get_executor());
+    // An io_context stops by itself whenever it runs out of work (e.g. inside an earlier
+    // block_on); it must be restarted before it runs again.
+    if (context.stopped()) {
+        context.restart();
+    }
     context.run();
     impl_->run_guard.reset();
     context.restart();
@@ -150,6 +160,9 @@ void RealWorld::run() {
 
 bool RealWorld::run_one() {
     asio::io_context& context = impl_->shards[0]->context;
+    if (context.stopped()) {
+        context.restart();
+    }
     if (context.run_one() > 0) {
         return true;
     }
@@ -158,6 +171,7 @@ bool RealWorld::run_one() {
 }
 
 void RealWorld::stop() {
+    impl_->stop_requested = true;
     for (auto& shard : impl_->shards) {
         shard->work.reset();
         shard->context.stop();

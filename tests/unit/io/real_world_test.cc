@@ -180,6 +180,24 @@ TEST(RealWorld, ShardsRunOnTheirOwnThreads) {
     EXPECT_EQ(block_on(world, home, main_task(&home, &other)), 5050);
 }
 
+TEST(RealWorld, RunWorksAfterBlockOnRanOutOfWork) {
+    // block_on can leave the io_context stopped (it ran out of work); run() must still serve
+    // work posted afterwards, until stop().
+    RealWorld world;
+    Executor& ex = world.executor();
+    auto quick = []() -> Task<int> { co_return 1; };
+    EXPECT_EQ(block_on(world, ex, quick()), 1);
+    bool ran = false;
+    auto later = [](Executor* e, RealWorld* w, bool* flag) -> Task<void> {
+        co_await e->sleep_for(Duration::ms(5));
+        *flag = true;
+        w->stop();
+    };
+    spawn(ex, later(&ex, &world, &ran));
+    world.run();
+    EXPECT_TRUE(ran);
+}
+
 TEST(Address, ParseAndFormat) {
     auto a = Address::parse("127.0.0.1:8283");
     ASSERT_TRUE(a.ok());
