@@ -4,6 +4,7 @@
 #include "io/real_world.h"
 #include "main/commands.h"
 #include "server/server.h"
+#include "store/etcd_store.h"
 #include "store/memory_store.h"
 #include "store/rocksdb_store.h"
 
@@ -34,6 +35,16 @@ io::Task<Result<std::unique_ptr<store::Store>>> open_store(io::RealWorld* world,
                                                          std::move(options));
         co_return opened;
     }
+    if (spec.starts_with("etcd://")) {
+        auto options = store::parse_etcd_url(spec);
+        if (!options.ok()) {
+            co_return std::move(options).error();
+        }
+        *where = spec;
+        auto opened = co_await store::open_etcd_store(world->executor(), world->blocking_pool(),
+                                                      std::move(options).value());
+        co_return opened;
+    }
     if (spec == "memory") {
         *where = "memory (nothing is kept after exit)";
         co_return store::make_memory_store(world->executor());
@@ -50,7 +61,8 @@ int run_serve(const ServeOptions& options) {
         spdlog::error("cannot use data directory: {}", data_dir.error().message);
         return 1;
     }
-    io::RealWorld world;
+    // Blocking calls (RocksDB, synchronous etcd gRPC) each hold a pool thread while they wait.
+    io::RealWorld world(io::RealWorldOptions{.blocking_threads = 16});
     std::string where;
     auto opened = io::block_on(world, world.executor(),
                                open_store(&world, options.store, *data_dir, &where));
