@@ -9,25 +9,11 @@
 #include "io/combinators.h"
 #include "store/store.h"
 #include "tests/store_conformance/backends.h"
+#include "tests/store_conformance/co_assert.h"
 
 namespace kelpie::store::testing {
 namespace {
 
-// gtest's ASSERT_* `return`, which coroutines cannot; these `co_return`.
-#define CO_ASSERT(condition)                                      \
-    do {                                                          \
-        if (!(condition)) {                                       \
-            ADD_FAILURE() << "assertion failed: " #condition;     \
-            co_return;                                            \
-        }                                                         \
-    } while (false)
-#define CO_ASSERT_OK(result)                                                             \
-    do {                                                                                 \
-        if (!(result).ok()) {                                                            \
-            ADD_FAILURE() << #result " failed: " << (result).error().to_string();        \
-            co_return;                                                                   \
-        }                                                                                \
-    } while (false)
 
 std::string k(const std::string& suffix) { return "conformance/" + suffix; }
 

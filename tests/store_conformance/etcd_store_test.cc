@@ -16,6 +16,7 @@
 #include "store/etcd/etcd_txn.h"
 #include "store/etcd_store.h"
 #include "tests/store_conformance/backends.h"
+#include "tests/store_conformance/co_assert.h"
 
 namespace kelpie::store::testing {
 namespace {
@@ -23,20 +24,6 @@ namespace {
 using detail::Mutation;
 using detail::ReadSet;
 
-#define CO_ASSERT(condition)                                  \
-    do {                                                      \
-        if (!(condition)) {                                   \
-            ADD_FAILURE() << "assertion failed: " #condition; \
-            co_return;                                        \
-        }                                                     \
-    } while (false)
-#define CO_ASSERT_OK(result)                                                      \
-    do {                                                                          \
-        if (!(result).ok()) {                                                     \
-            ADD_FAILURE() << #result " failed: " << (result).error().to_string(); \
-            co_return;                                                            \
-        }                                                                         \
-    } while (false)
 
 std::string k(const std::string& suffix) { return "conformance/etcd/" + suffix; }
 
