@@ -6,7 +6,7 @@
 //            in a loop (one writer): group commit should make ours at concurrency 64 several times
 //            the raw synced single-write rate
 //
-// Usage: store_bench [--seconds S]   (default 3 s per measurement). Figures, never assertions.
+// Usage: store_bench [--seconds S] [--only memory|rocksdb]   (default 3 s per measurement). Figures, never assertions.
 
 #include <rocksdb/db.h>
 
@@ -54,12 +54,19 @@ void print(const char* what, int concurrency, const Figures& f) {
 }
 
 // One writer: each transaction sets one key of its own and commits; latency per commit.
-io::Task<void> commit_loop(io::Executor* ex, store::Store* s, int writer, Clock::time_point until,
-                           std::vector<double>* latencies, bool with_read) {
+// The whole run touches keys_total keys, whatever the concurrency, so that c=1 and c=64 measure
+// the same data set (each writer owns keys_total / concurrency of them: no conflicts).
+constexpr int keys_total = 1024;
+
+io::Task<void> commit_loop(io::Executor* ex, store::Store* s, int writer, int concurrency,
+                           Clock::time_point until, std::vector<double>* latencies,
+                           bool with_read) {
+    const int keys_per_writer = keys_total / concurrency;
     for (int64_t n = 0; Clock::now() < until; n++) {
         const auto start = Clock::now();
         auto t = s->begin();
-        const std::string key = "bench/" + std::to_string(writer) + "/" + std::to_string(n % 1000);
+        const std::string key = "bench/" + std::to_string(writer) + "/" +
+                                std::to_string(n % keys_per_writer);
         if (with_read) {
             auto r = co_await t->get(key);
             KELPIE_ASSERT(r.ok());
@@ -83,7 +90,8 @@ Figures run_writers(Driver& driver, io::Executor& ex, store::Store& s, int concu
                                           std::chrono::duration<double>(seconds));
     std::vector<io::Task<void>> tasks;
     for (int w = 0; w < concurrency; w++) {
-        tasks.push_back(commit_loop(&ex, &s, w, until, &latencies[static_cast<size_t>(w)], with_read));
+        tasks.push_back(commit_loop(&ex, &s, w, concurrency, until,
+                                    &latencies[static_cast<size_t>(w)], with_read));
     }
     const auto start = Clock::now();
     io::block_on(driver, ex, io::when_all(std::move(tasks)));
@@ -121,7 +129,7 @@ Figures raw_rocksdb_synced_puts(const std::string& path, double seconds) {
     const auto start = Clock::now();
     for (int64_t n = 0; Clock::now() < until; n++) {
         const auto t0 = Clock::now();
-        KELPIE_ASSERT(db->Put(write, "bench/raw/" + std::to_string(n % 1000),
+        KELPIE_ASSERT(db->Put(write, "bench/raw/" + std::to_string(n % keys_total),
                               "0123456789abcdef0123456789abcdef")
                           .ok());
         latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -162,12 +170,19 @@ void bench_rocksdb(double seconds) {
 
 int main(int argc, char** argv) {
     double seconds = 3;
+    std::string only;
     for (int i = 1; i + 1 < argc; i++) {
         if (std::strcmp(argv[i], "--seconds") == 0) {
             seconds = std::atof(argv[i + 1]);
+        } else if (std::strcmp(argv[i], "--only") == 0) {
+            only = argv[i + 1];
         }
     }
-    bench_memory(seconds);
-    bench_rocksdb(seconds);
+    if (only.empty() || only == "memory") {
+        bench_memory(seconds);
+    }
+    if (only.empty() || only == "rocksdb") {
+        bench_rocksdb(seconds);
+    }
     return 0;
 }

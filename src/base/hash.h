@@ -4,6 +4,7 @@
 // for checksumming stored data).
 
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 namespace kelpie {
@@ -21,14 +22,19 @@ constexpr uint64_t hash_combine(uint64_t h, uint64_t value) {
     return mix64(h ^ mix64(value + 0x632be59bd9b4e019ULL));
 }
 
-// FNV-1a over bytes, finished with mix64.
-constexpr uint64_t hash_bytes(std::string_view bytes) {
+// FNV-1a over the concatenation of `parts`, finished with mix64; hash_bytes(a + b) ==
+// hash_bytes({a, b}) without building a + b.
+constexpr uint64_t hash_bytes(std::initializer_list<std::string_view> parts) {
     uint64_t h = 0xcbf29ce484222325ULL;
-    for (char c : bytes) {
-        h ^= static_cast<uint8_t>(c);
-        h *= 0x100000001b3ULL;
+    for (std::string_view bytes : parts) {
+        for (char c : bytes) {
+            h ^= static_cast<uint8_t>(c);
+            h *= 0x100000001b3ULL;
+        }
     }
     return mix64(h);
 }
+
+constexpr uint64_t hash_bytes(std::string_view bytes) { return hash_bytes({bytes}); }
 
 }  // namespace kelpie

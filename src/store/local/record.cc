@@ -22,9 +22,7 @@ int64_t get_int64(std::string_view bytes) {
 
 namespace {
 uint32_t checksum(std::string_view header, std::string_view value) {
-    std::string data(header);
-    data += value;
-    return static_cast<uint32_t>(hash_bytes(data));
+    return static_cast<uint32_t>(hash_bytes({header, value}));
 }
 }  // namespace
 
