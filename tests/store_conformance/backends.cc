@@ -104,20 +104,9 @@ io::Task<Status> clear_test_keys(io::Executor* executor, Store* store) {
     co_return Status();
 }
 
-// Keeps a timer pending on the executor. Workaround: RealWorld::run_one() cannot restart an
-// io_context that stopped itself on running out of work at the end of an earlier block_on(), so a
-// block_on() on a world with no background work (the etcd store has none, unlike LocalStore's
-// lease-expiry loop) would find "no work" although its task was just posted.
-io::Task<void> keep_executor_busy(io::Executor* executor) {
-    for (;;) {
-        co_await executor->sleep_for(Duration::hours(1));
-    }
-}
-
 class EtcdBackend final : public Backend {
 public:
     explicit EtcdBackend(EtcdStoreOptions options) {
-        io::spawn(world_.executor(), keep_executor_busy(&world_.executor()), keeper_.token());
         auto s = io::block_on(world_, world_.executor(),
                               open_etcd_store(world_.executor(), world_.blocking_pool(),
                                               std::move(options)));
@@ -128,7 +117,6 @@ public:
         KELPIE_ASSERT_MSG(cleared.ok(), cleared.ok() ? "" : cleared.error().to_string().c_str());
     }
     ~EtcdBackend() override {
-        keeper_.cancel();
         io::block_on(world_, world_.executor(), store_->close());
         store_.reset();
     }
@@ -142,7 +130,6 @@ public:
 
 private:
     io::RealWorld world_;
-    io::CancellationSource keeper_;
     std::unique_ptr<Store> store_;
 };
 
