@@ -27,6 +27,7 @@ struct SimOptions {
     Duration duration = Duration::s(60);
     bool canary = false;
     bool verbose = false;
+    std::string bug;  // a bug switch, or empty
 };
 int run_sim(const SimOptions& options);
 

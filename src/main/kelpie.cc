@@ -7,6 +7,7 @@
 
 #include "base/version.h"
 #include "main/commands.h"
+#include "sim/harness.h"
 
 namespace {
 
@@ -64,11 +65,32 @@ int main(int argc, char** argv) {
     sim_cmd->add_flag("--canary", sim.canary,
                       "Break the workload on purpose: every seed must report a violation");
     sim_cmd->add_flag("--verbose", sim.verbose, "Print per-seed statistics");
+    sim_cmd->add_option("--bug", sim.bug,
+                        "Re-introduce a known bug class (see --list-bugs): seeds must fail");
+    bool list_bugs = false;
+    sim_cmd->add_flag("--list-bugs", list_bugs, "List the bug switches and exit");
 
     CLI11_PARSE(app, argc, argv);
 
     if (serve_cmd->parsed()) {
         return kelpie::cli::run_serve(serve);
+    }
+    if (list_bugs) {
+        for (const auto& [name, what] : kelpie::sim::bug_names()) {
+            std::printf("%-20s %s\n", name.c_str(), what.c_str());
+        }
+        return 0;
+    }
+    if (!sim.bug.empty()) {
+        bool known = false;
+        for (const auto& [name, what] : kelpie::sim::bug_names()) {
+            known = known || name == sim.bug;
+        }
+        if (!known) {
+            std::fprintf(stderr, "kelpie sim: bad --bug '%s': see kelpie sim --list-bugs\n",
+                         sim.bug.c_str());
+            return 2;
+        }
     }
     const std::string& range = seeds_text.empty() ? seed_text : seeds_text;
     if (!parse_seed_range(range, &sim.seed_first, &sim.seed_last)) {

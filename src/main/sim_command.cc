@@ -16,6 +16,7 @@ int run_sim(const SimOptions& options) {
             .nodes = options.nodes,
             .duration = options.duration,
             .canary = options.canary,
+            .bug = options.bug,
         });
         const double wall_s = wall.elapsed().to_seconds_f();
         if (r.ok()) {
@@ -24,15 +25,18 @@ int run_sim(const SimOptions& options) {
         } else {
             failed++;
             fmt::print("seed={} trace={:016x} result=violation:{} at={} detail=\"{}\" "
-                       "replay=\"kelpie sim --seed {} --nodes {} --duration {}{}\"\n",
+                       "replay=\"kelpie sim --seed {} --nodes {} --duration {}{}{}\"\n",
                        seed, r.trace_hash, r.violation->invariant,
                        r.violation->at.since_origin().to_string(), r.violation->detail, seed,
                        options.nodes, options.duration.to_string(),
-                       options.canary ? " --canary" : "");
+                       options.canary ? " --canary" : "",
+                       options.bug.empty() ? "" : " --bug " + options.bug);
         }
         if (options.verbose) {
-            fmt::print("  simulated={} wall={:.3f}s events={} messages={} send_timeouts={}\n",
-                       r.simulated.to_string(), wall_s, r.events, r.messages, r.timeouts);
+            fmt::print("  simulated={} wall={:.3f}s events={} messages={} send_timeouts={} "
+                       "store_commits={}\n",
+                       r.simulated.to_string(), wall_s, r.events, r.messages, r.timeouts,
+                       r.store_commits);
         }
         std::fflush(stdout);
     }

@@ -11,11 +11,15 @@
 //   message_duplicated  no message is received twice;
 //   order_violated   messages from one sender to one receiver arrive in the order sent;
 //   not_live         when the workload ends, every sender and receiver has finished.
-// The store, actor and cluster layers add their workloads and invariants as they arrive.
+// and the `bank` workload (sim/bank_workload.h) on the memory store of node 0, with faults each
+// seed picks (conflicts, unavailability, latency), checking serializability and conserved_total.
+// The actor and cluster layers add their workloads and invariants as they arrive.
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/units.h"
 
@@ -29,7 +33,13 @@ struct SimRunOptions {
     // Deliberately breaks the workload (drops one received message) so the run must fail with
     // message_lost: proof that a violation is reported. Never set outside tests and the CLI flag.
     bool canary = false;
+    // A bug switch (see bug_names()): re-introduces a known bug class so that the run must report
+    // a violation. Empty: none.
+    std::string bug;
 };
+
+// The bug switches `kelpie sim --bug NAME` accepts, with one line each saying what they break.
+std::vector<std::pair<std::string, std::string>> bug_names();
 
 struct Violation {
     std::string invariant;  // e.g. "message_lost"
@@ -45,6 +55,7 @@ struct SimRunResult {
     uint64_t events = 0;        // events the world executed
     uint64_t messages = 0;      // messages delivered
     uint64_t timeouts = 0;      // sends that timed out and were retried
+    uint64_t store_commits = 0; // bank transactions committed
 
     bool ok() const { return !violation.has_value(); }
 };

@@ -32,7 +32,17 @@ set -e
     && pass "canary: every seed fails, exit 1" || { fail "canary rc=$rc"; cat "$work/canary"; }
 grep -q 'replay="kelpie sim --seed 1 ' "$work/canary" && pass "violation line has a replay hint" || fail "no replay hint"
 
-for bad in "--seeds 5..1" "--seeds x" "--duration 0s" "--duration forever"; do
+"$kelpie" sim --list-bugs > "$work/bugs"
+grep -q '^skip_read_check ' "$work/bugs" && pass "--list-bugs names skip_read_check" || fail "--list-bugs: $(cat "$work/bugs")"
+set +e
+"$kelpie" sim --seeds 1..20 --bug skip_read_check > "$work/bug"; rc=$?
+set -e
+caught=$(grep -c 'result=violation:' "$work/bug")
+[ $rc = 1 ] && [ "$caught" -ge 1 ] && grep -q -- '--bug skip_read_check"' "$work/bug" \
+    && pass "--bug skip_read_check: $caught of 20 seeds fail, replay names the bug" \
+    || { fail "--bug skip_read_check rc=$rc caught=$caught"; tail -3 "$work/bug"; }
+
+for bad in "--bug nonsense" "--seeds 5..1" "--seeds x" "--duration 0s" "--duration forever"; do
     set +e
     # shellcheck disable=SC2086
     "$kelpie" sim $bad > "$work/bad" 2>&1; rc=$?

@@ -1,7 +1,7 @@
 // Goal: the committed history of concurrent transactions is serializable, on every backend.
-// Method (RapidCheck): random bank workloads — several workers concurrently move money between
-// random accounts with read-modify-write transactions, and auditors read every account in one
-// transaction. Two checks:
+// Method (RapidCheck): random bank workloads (sim::BankWorkload, the same workload `kelpie sim`
+// runs) — several workers concurrently move money between random accounts with read-modify-write
+// transactions, and auditors read every account in one transaction. Two checks:
 //  1. conservation: every audit (a read-only snapshot) sees the initial total;
 //  2. read/write dependencies in commit order: for every committed transaction, each key it read
 //     had, just before its commit revision, exactly the mod_revision it observed — i.e. the
@@ -17,161 +17,22 @@
 #include <rapidcheck/gtest.h>
 
 #include "io/combinators.h"
+#include "sim/bank_workload.h"
+#include "sim/serializability.h"
 #include "store/memory_store.h"
 #include "tests/store_conformance/backends.h"
 
 namespace kelpie::store::testing {
 namespace {
 
-struct Committed {
-    Revision revision = 0;
-    std::vector<std::pair<std::string, Revision>> reads;  // key, mod_revision observed
-    std::vector<std::string> writes;
-};
-
-struct History {
-    std::vector<Committed> commits;
-    std::vector<int64_t> audit_totals;
-    int64_t total = 0;
-};
-
-std::string account(int i) { return "bank/" + std::to_string(i); }
-
-io::Task<Result<KeyValue>> read_account(Transaction& t, int i) {
-    auto v = co_await t.get(account(i));
-    if (!v.ok()) {
-        co_return std::move(v).error();
-    }
-    KELPIE_ASSERT(v->has_value());
-    co_return **v;
-}
-
-io::Task<void> transfer_worker(io::Executor* ex, Store* s, History* h, int accounts, int count) {
-    for (int n = 0; n < count; n++) {
-        const int from = static_cast<int>(ex->random().below(static_cast<uint64_t>(accounts)));
-        const int to = static_cast<int>(ex->random().below(static_cast<uint64_t>(accounts)));
-        const int64_t amount = ex->random().between(1, 10);
-        Committed attempt;
-        TransactionBody<Revision> body = [from, to, amount, &attempt](
-                                             Transaction& t) -> io::Task<Result<Revision>> {
-            attempt = Committed{};
-            auto a = co_await read_account(t, from);
-            if (!a.ok()) {
-                co_return std::move(a).error();
-            }
-            auto b = co_await read_account(t, to);
-            if (!b.ok()) {
-                co_return std::move(b).error();
-            }
-            attempt.reads = {{a->key, a->mod_revision}, {b->key, b->mod_revision}};
-            const int64_t balance_from = std::stoll(a->value);
-            if (from == to || balance_from < amount) {
-                co_return t.read_revision();  // nothing to do: a read-only transaction
-            }
-            const int64_t balance_to = std::stoll(b->value);
-            (void)t.set(a->key, std::to_string(balance_from - amount));
-            (void)t.set(b->key, std::to_string(balance_to + amount));
-            attempt.writes = {a->key, b->key};
-            co_return co_await t.commit();
-        };
-        auto r = co_await run_transaction(*ex, *s, body, RetryOptions{.attempts_max = 1000});
-        KELPIE_ASSERT_MSG(r.ok(), r.ok() ? "" : r.error().to_string().c_str());
-        if (!attempt.writes.empty()) {
-            attempt.revision = *r;
-            h->commits.push_back(std::move(attempt));
-        }
-        if (ex->random().chance(0.3)) {
-            co_await ex->sleep_for(Duration::us(ex->random().between(0, 500)));
-        }
-    }
-}
-
-io::Task<void> auditor(io::Executor* ex, Store* s, History* h, int count) {
-    for (int n = 0; n < count; n++) {
-        TransactionBody<int64_t> body = [](Transaction& t) -> io::Task<Result<int64_t>> {
-            auto all = co_await t.range("bank/", "bank0");
-            if (!all.ok()) {
-                co_return std::move(all).error();
-            }
-            int64_t sum = 0;
-            for (const KeyValue& kv : all->pairs) {
-                sum += std::stoll(kv.value);
-            }
-            co_return sum;
-        };
-        auto r = co_await run_transaction(*ex, *s, body, RetryOptions{.attempts_max = 1000});
-        KELPIE_ASSERT(r.ok());
-        h->audit_totals.push_back(*r);
-        co_await ex->sleep_for(Duration::us(ex->random().between(0, 300)));
-    }
-}
-
-io::Task<void> run_bank(io::Executor* ex, Store* s, History* h, int accounts, int workers,
-                        int transfers) {
-    TransactionBody<Revision> init = [accounts](Transaction& t) -> io::Task<Result<Revision>> {
-        for (int i = 0; i < accounts; i++) {
-            (void)t.set(account(i), "100");
-        }
-        co_return co_await t.commit();
-    };
-    // (Blind writes: retrying after an injected fault is safe.)
-    auto c = co_await run_transaction(*ex, *s, init, RetryOptions{.attempts_max = 1000});
-    KELPIE_ASSERT_MSG(c.ok(), c.ok() ? "" : c.error().to_string().c_str());
-    h->total = 100 * accounts;
-    h->commits.push_back(Committed{*c, {}, {}});
-    for (int i = 0; i < accounts; i++) {
-        h->commits.back().writes.push_back(account(i));
-    }
-    std::vector<io::Task<void>> tasks;
-    for (int w = 0; w < workers; w++) {
-        tasks.push_back(transfer_worker(ex, s, h, accounts, transfers));
-    }
-    tasks.push_back(auditor(ex, s, h, transfers));
-    co_await io::when_all(std::move(tasks));
-}
-
-// Returns a description of the first violation, or empty.
-std::string check(const History& h) {
-    for (int64_t total : h.audit_totals) {
-        if (total != h.total) {
-            return "an audit saw total " + std::to_string(total) + ", expected " +
-                   std::to_string(h.total);
-        }
-    }
-    // Per key: the revisions that wrote it, sorted.
-    std::map<std::string, std::vector<Revision>> writes;
-    for (const Committed& c : h.commits) {
-        for (const std::string& k : c.writes) {
-            writes[k].push_back(c.revision);
-        }
-    }
-    for (auto& [k, revs] : writes) {
-        std::sort(revs.begin(), revs.end());
-        if (std::adjacent_find(revs.begin(), revs.end()) != revs.end()) {
-            return "two commits share revision on " + k;
-        }
-    }
-    for (const Committed& c : h.commits) {
-        for (const auto& [k, observed] : c.reads) {
-            const auto& revs = writes[k];
-            auto it = std::lower_bound(revs.begin(), revs.end(), c.revision);
-            const Revision before = it == revs.begin() ? 0 : *std::prev(it);
-            if (before != observed) {
-                return "commit at revision " + std::to_string(c.revision) + " read " + k +
-                       " at mod_revision " + std::to_string(observed) +
-                       " but the last write before it was at " + std::to_string(before);
-            }
-        }
-    }
-    return "";
-}
-
 void check_backend(Backend& b, int accounts, int workers, int transfers) {
-    History h;
-    b.run(run_bank(&b.executor(), &b.store(), &h, accounts, workers, transfers));
-    const std::string violation = check(h);
-    RC_ASSERT(violation == "");
-    RC_ASSERT(h.commits.size() >= 1u);
+    sim::BankWorkload bank(sim::BankOptions{.accounts = static_cast<uint32_t>(accounts),
+                                            .workers = static_cast<uint32_t>(workers),
+                                            .transfers = static_cast<uint32_t>(transfers)});
+    b.run(bank.run(b.executor(), b.store()));
+    const auto violation = bank.check();
+    RC_ASSERT(!violation.has_value());
+    RC_ASSERT(bank.commits() >= 1u);
 }
 
 TEST(Serializability, Memory) {
@@ -241,17 +102,14 @@ TEST(Serializability, CatchesCommitsWithoutReadCheck) {
 
 // The checker itself must be able to fail: a history with a lost update is rejected.
 TEST(Serializability, CheckerRejectsALostUpdate) {
-    History h;
-    h.total = 200;
-    h.commits = {Committed{1, {}, {"bank/0", "bank/1"}},
-                 Committed{2, {{"bank/0", 1}, {"bank/1", 1}}, {"bank/0", "bank/1"}},
-                 // Read bank/0 at revision 1 although revision 2 wrote it before this commit.
-                 Committed{3, {{"bank/0", 1}, {"bank/1", 2}}, {"bank/0", "bank/1"}}};
-    EXPECT_NE(check(h), "");
-    h.commits.pop_back();
-    EXPECT_EQ(check(h), "");
-    h.audit_totals = {200, 199};
-    EXPECT_NE(check(h), "");
+    std::vector<sim::CommittedTransaction> h = {
+        {1, {}, {"bank/0", "bank/1"}},
+        {2, {{"bank/0", 1}, {"bank/1", 1}}, {"bank/0", "bank/1"}},
+        // Read bank/0 at revision 1 although revision 2 wrote it before this commit.
+        {3, {{"bank/0", 1}, {"bank/1", 2}}, {"bank/0", "bank/1"}}};
+    EXPECT_NE(sim::check_serializable(h), "");
+    h.pop_back();
+    EXPECT_EQ(sim::check_serializable(h), "");
 }
 
 }  // namespace

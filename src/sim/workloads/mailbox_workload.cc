@@ -17,7 +17,9 @@
 #include "io/channel.h"
 #include "io/combinators.h"
 #include "io/sim_world.h"
+#include "sim/bank_workload.h"
 #include "sim/harness.h"
+#include "store/memory_store.h"
 
 namespace kelpie::sim {
 
@@ -174,6 +176,37 @@ io::Task<void> run_node(Node& node, Checker& checker, Instant stop_at, uint32_t 
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> bug_names() {
+    return {
+        {"skip_read_check",
+         "store commits without checking the read set (claim without version check; lost "
+         "updates)"},
+    };
+}
+
+namespace {
+
+// The bank workload's store on node 0: memory backend, faults picked by the seed (swarm style:
+// each seed its own mix), and the bug switch if it is a store bug.
+store::MemoryStoreOptions bank_store_options(io::Random& random, const std::string& bug) {
+    store::MemoryStoreOptions o;
+    if (random.chance(0.5)) {
+        o.faults.conflict_probability = static_cast<double>(random.between(0, 20)) / 100.0;
+    }
+    if (random.chance(0.5)) {
+        o.faults.unavailable_probability = static_cast<double>(random.between(0, 10)) / 100.0;
+    }
+    if (random.chance(0.5)) {
+        o.faults.latency_max = Duration::us(random.between(1, 5000));
+    }
+    // Not injected here: unknown results (a transfer is not idempotent, so the workload could not
+    // tell what happened) and early lease expiry (the workload uses no leases).
+    o.bugs.skip_read_check = bug == "skip_read_check";
+    return o;
+}
+
+}  // namespace
+
 SimRunResult run_simulation(const SimRunOptions& options) {
     KELPIE_ASSERT(options.nodes >= 1);
     io::SimWorld world(io::SimWorldOptions{.seed = options.seed});
@@ -204,9 +237,29 @@ SimRunResult run_simulation(const SimRunOptions& options) {
                            options.canary && n == 0, &finished));
     }
 
+    // The bank workload on node 0's store.
+    auto made = store::make_memory_store(*nodes[0].executor,
+                                         bank_store_options(world.random(), options.bug));
+    KELPIE_ASSERT(made.ok());
+    std::unique_ptr<store::Store> bank_store = std::move(made).value();
+    BankWorkload bank(BankOptions{
+        .accounts = static_cast<uint32_t>(world.random().between(3, 8)),
+        .workers = static_cast<uint32_t>(world.random().between(2, 8)),
+        .transfers = static_cast<uint32_t>(world.random().between(10, 60)),
+    });
+    bool bank_done = false;
+    auto bank_body = [](BankWorkload* b, io::Executor* e, store::Store* st,
+                        bool* done) -> io::Task<void> {
+        co_await b->run(*e, *st);
+        co_await st->close();
+        *done = true;
+    };
+    io::spawn(*nodes[0].executor,
+              bank_body(&bank, nodes[0].executor, bank_store.get(), &bank_done));
+
     // Occasionally a node's clock jumps forward mid-run.
     const Instant horizon = world.now() + options.duration + liveness_bound;
-    while (world.now() < horizon && finished < options.nodes) {
+    while (world.now() < horizon && (finished < options.nodes || !bank_done)) {
         world.run_for(Duration::s(1));
         if (world.random().chance(0.02)) {
             const auto n = static_cast<uint32_t>(world.random().below(options.nodes));
@@ -222,6 +275,14 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     } else {
         checker.check_all_delivered();
     }
+    if (!bank_done) {
+        checker.violation("not_live", "the bank workload is still running " +
+                                          liveness_bound.to_string() + " after the sending phase");
+        // Its frames are abandoned with the world, and so is its store (never closed).
+        (void)bank_store.release();
+    } else if (auto v = bank.check()) {
+        checker.violation(v->invariant, v->detail);
+    }
 
     SimRunResult result;
     result.seed = options.seed;
@@ -231,6 +292,7 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     result.events = world.events_executed();
     result.messages = checker.delivered();
     result.timeouts = checker.timeouts;
+    result.store_commits = bank.commits();
     return result;
 }
 

@@ -4,6 +4,7 @@
 
 #include "sim/harness.h"
 
+#include <cstdio>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -50,6 +51,29 @@ TEST(Harness, CanaryIsCaughtOnEverySeed) {
         const SimRunResult r = run_simulation(o);
         ASSERT_FALSE(r.ok()) << "seed " << seed << ": the canary was not caught";
         EXPECT_EQ(r.violation->invariant, "message_lost") << r.violation->detail;
+    }
+}
+
+TEST(Harness, StoreWorkloadRuns) {
+    const SimRunResult r = run_simulation(short_run(4));
+    ASSERT_TRUE(r.ok()) << r.violation->invariant << ": " << r.violation->detail;
+    EXPECT_GT(r.store_commits, 10u);
+}
+
+// Every bug switch is caught within 100 seeds; the seeds-to-catch are printed.
+TEST(Harness, EveryBugSwitchIsCaught) {
+    for (const auto& [bug, what] : bug_names()) {
+        uint64_t caught_at = 0;
+        for (uint64_t seed = 1; seed <= 100 && caught_at == 0; seed++) {
+            SimRunOptions o = short_run(seed);
+            o.bug = bug;
+            if (!run_simulation(o).ok()) {
+                caught_at = seed;
+            }
+        }
+        EXPECT_NE(caught_at, 0u) << "bug switch " << bug << " (" << what
+                                 << ") was not caught in 100 seeds";
+        std::printf("bug %s caught at seed %lu\n", bug.c_str(), static_cast<unsigned long>(caught_at));
     }
 }
 
