@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "bench/latency.h"
 #include "io/combinators.h"
 #include "io/real_world.h"
 #include "store/etcd_store.h"
@@ -27,29 +28,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Figures {
-    double per_second = 0;
-    double p50_us = 0;
-    double p99_us = 0;
-    size_t count = 0;
-};
-
-Figures summarize(std::vector<double> latencies, double seconds) {
-    Figures f;
-    f.count = latencies.size();
-    f.per_second = static_cast<double>(f.count) / seconds;
-    if (!latencies.empty()) {
-        std::sort(latencies.begin(), latencies.end());
-        f.p50_us = latencies[latencies.size() / 2];
-        f.p99_us = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
-    }
-    return f;
-}
-
-void print(const char* what, int concurrency, const Figures& f) {
-    std::printf("  %-40s c=%-3d %9.0f /s   p50 %8.1f us   p99 %9.1f us   (%zu ops)\n", what,
-                concurrency, f.per_second, f.p50_us, f.p99_us, f.count);
-}
+using bench::Figures;
+using bench::print;
+using bench::summarize;
 
 Figures raw_puts(const std::string& endpoints, int concurrency, double seconds) {
     grpc::ChannelArguments args;
@@ -83,11 +64,7 @@ Figures raw_puts(const std::string& endpoints, int concurrency, double seconds) 
         t.join();
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::vector<double> all;
-    for (auto& l : latencies) {
-        all.insert(all.end(), l.begin(), l.end());
-    }
-    return summarize(all, elapsed);
+    return summarize(latencies, elapsed);
 }
 
 io::Task<void> committer(store::Store* s, int writer, Clock::time_point until,
@@ -126,11 +103,7 @@ Figures our_commits(const std::string& endpoints, int concurrency, double second
     io::block_on(world, ex, io::when_all(std::move(tasks)));
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     io::block_on(world, ex, (*s)->close());
-    std::vector<double> all;
-    for (auto& l : latencies) {
-        all.insert(all.end(), l.begin(), l.end());
-    }
-    return summarize(all, elapsed);
+    return summarize(latencies, elapsed);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/latency.h"
 #include "io/combinators.h"
 #include "io/real_world.h"
 #include "io/sim_world.h"
@@ -29,29 +30,9 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct Figures {
-    double per_second = 0;
-    double p50_us = 0;
-    double p99_us = 0;
-    uint64_t count = 0;
-};
-
-Figures summarize(std::vector<double>& latencies_us, double seconds) {
-    Figures f;
-    f.count = latencies_us.size();
-    f.per_second = static_cast<double>(f.count) / seconds;
-    if (!latencies_us.empty()) {
-        std::sort(latencies_us.begin(), latencies_us.end());
-        f.p50_us = latencies_us[latencies_us.size() / 2];
-        f.p99_us = latencies_us[std::min(latencies_us.size() - 1, latencies_us.size() * 99 / 100)];
-    }
-    return f;
-}
-
-void print(const char* what, int concurrency, const Figures& f) {
-    std::printf("  %-44s c=%-3d %10.0f /s   p50 %8.1f us   p99 %8.1f us   (%lu ops)\n", what,
-                concurrency, f.per_second, f.p50_us, f.p99_us, static_cast<unsigned long>(f.count));
-}
+using bench::Figures;
+using bench::print;
+using bench::summarize;
 
 // One writer: each transaction sets one key of its own and commits; latency per commit.
 // The whole run touches keys_total keys, whatever the concurrency, so that c=1 and c=64 measure
@@ -96,11 +77,7 @@ Figures run_writers(Driver& driver, io::Executor& ex, store::Store& s, int concu
     const auto start = Clock::now();
     io::block_on(driver, ex, io::when_all(std::move(tasks)));
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    std::vector<double> all;
-    for (auto& l : latencies) {
-        all.insert(all.end(), l.begin(), l.end());
-    }
-    return summarize(all, elapsed);
+    return summarize(latencies, elapsed);
 }
 
 void bench_memory(double seconds) {
@@ -136,7 +113,7 @@ Figures raw_rocksdb_synced_puts(const std::string& path, double seconds) {
     }
     const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     delete db;
-    return summarize(latencies, elapsed);
+    return summarize({latencies}, elapsed);
 }
 
 void bench_rocksdb(double seconds) {

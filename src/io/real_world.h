@@ -59,10 +59,6 @@ public:
     // Waits for SIGINT or SIGTERM; returns "SIGINT" or "SIGTERM".
     Task<std::string> wait_for_shutdown_signal();
 
-    // Blocks the calling thread for `d`. Only for the composition root (main/) and tests; code on
-    // an executor sleeps with Executor::sleep_for instead.
-    static void sleep_thread(Duration d);
-
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -29,7 +29,6 @@ public:
     io::Executor& executor() override { return executor_; }
     Store& store() override { return *store_; }
     void run(io::Task<void> task) override { io::block_on(world_, executor_, std::move(task)); }
-    bool real_time() const override { return false; }
 
 private:
     io::SimWorld world_;
@@ -37,7 +36,27 @@ private:
     std::unique_ptr<Store> store_;
 };
 
-class RocksDbBackend final : public Backend {
+// A store on the real world (RocksDB, etcd): runs tasks with block_on and closes the store last.
+class RealWorldBackend : public Backend {
+public:
+    ~RealWorldBackend() override {
+        if (store_ != nullptr) {
+            io::block_on(world_, world_.executor(), store_->close());
+            store_.reset();
+        }
+    }
+    io::Executor& executor() override { return world_.executor(); }
+    Store& store() override { return *store_; }
+    void run(io::Task<void> task) override {
+        io::block_on(world_, world_.executor(), std::move(task));
+    }
+
+protected:
+    io::RealWorld world_;
+    std::unique_ptr<Store> store_;
+};
+
+class RocksDbBackend final : public RealWorldBackend {
 public:
     RocksDbBackend() {
         char pattern[] = "/tmp/kelpie-rocksdb-test-XXXXXX";
@@ -55,17 +74,9 @@ public:
         std::filesystem::remove_all(dir_);
     }
     std::string name() const override { return "rocksdb"; }
-    io::Executor& executor() override { return world_.executor(); }
-    Store& store() override { return *store_; }
-    void run(io::Task<void> task) override {
-        io::block_on(world_, world_.executor(), std::move(task));
-    }
-    bool real_time() const override { return true; }
 
 private:
-    io::RealWorld world_;
     std::string dir_;
-    std::unique_ptr<Store> store_;
 };
 
 }  // namespace
@@ -104,7 +115,7 @@ io::Task<Status> clear_test_keys(io::Executor* executor, Store* store) {
     co_return Status();
 }
 
-class EtcdBackend final : public Backend {
+class EtcdBackend final : public RealWorldBackend {
 public:
     explicit EtcdBackend(EtcdStoreOptions options) {
         auto s = io::block_on(world_, world_.executor(),
@@ -116,21 +127,7 @@ public:
                                       clear_test_keys(&world_.executor(), store_.get()));
         KELPIE_ASSERT_MSG(cleared.ok(), cleared.ok() ? "" : cleared.error().to_string().c_str());
     }
-    ~EtcdBackend() override {
-        io::block_on(world_, world_.executor(), store_->close());
-        store_.reset();
-    }
     std::string name() const override { return "etcd"; }
-    io::Executor& executor() override { return world_.executor(); }
-    Store& store() override { return *store_; }
-    void run(io::Task<void> task) override {
-        io::block_on(world_, world_.executor(), std::move(task));
-    }
-    bool real_time() const override { return true; }
-
-private:
-    io::RealWorld world_;
-    std::unique_ptr<Store> store_;
 };
 
 }  // namespace

@@ -24,8 +24,6 @@ public:
     virtual Store& store() = 0;
     // Runs `task` to completion (other work, such as lease expiry, keeps running meanwhile).
     virtual void run(io::Task<void> task) = 0;
-    // Whether waiting on this backend costs real time (lease tests use short TTLs then).
-    virtual bool real_time() const = 0;
 };
 
 std::unique_ptr<Backend> make_memory_backend(uint64_t seed = 1, StoreFaults faults = {},

@@ -201,10 +201,6 @@ Task<std::string> RealWorld::wait_for_shutdown_signal() {
     co_return std::string(number == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
-void RealWorld::sleep_thread(Duration d) {
-    std::this_thread::sleep_for(std::chrono::nanoseconds(d.to_ns()));
-}
-
 namespace {
 int64_t monotonic_ns() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
