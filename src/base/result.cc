@@ -15,6 +15,7 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::conflict: return "conflict";
         case ErrorCode::unknown_result: return "unknown_result";
         case ErrorCode::fenced: return "fenced";
+        case ErrorCode::not_owner: return "not_owner";
         case ErrorCode::lease_expired: return "lease_expired";
         case ErrorCode::io_error: return "io_error";
         case ErrorCode::corruption: return "corruption";

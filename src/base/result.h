@@ -27,6 +27,7 @@ enum class ErrorCode {
     conflict,          // Optimistic transaction conflict; retry from the start.
     unknown_result,    // The operation may or may not have taken effect; retry idempotently.
     fenced,            // A stale owner tried to write; it must stop.
+    not_owner,         // Another node owns the actor now; route the call there.
     lease_expired,     // The lease named is gone (expired or revoked); stop acting on it.
     io_error,          // The operating system reported an error (disk, socket).
     corruption,        // Stored or received bytes failed validation.
@@ -128,5 +129,30 @@ inline Status ok_status() { return {}; }
             return std::move(kelpie_try_result_).error(); \
         }                                                 \
     } while (false)
+
+// The same in a coroutine: KELPIE_CO_TRY(co_await t.commit());
+#define KELPIE_CO_TRY(expression)                            \
+    do {                                                     \
+        auto kelpie_try_result_ = (expression);              \
+        if (!kelpie_try_result_.ok()) {                      \
+            co_return std::move(kelpie_try_result_).error(); \
+        }                                                    \
+    } while (false)
+
+// Declares a variable from a Result's value, or propagates its error:
+//   KELPIE_TRY_ASSIGN(Tuple t, Tuple::unpack(bytes));
+//   KELPIE_CO_TRY_ASSIGN(auto kv, co_await t.get(key));   // in a coroutine
+#define KELPIE_TRY_CONCAT_INNER(a, b) a##b
+#define KELPIE_TRY_CONCAT(a, b) KELPIE_TRY_CONCAT_INNER(a, b)
+#define KELPIE_TRY_ASSIGN_IMPL(tmp, decl, expression, ret) \
+    auto tmp = (expression);                               \
+    if (!tmp.ok()) {                                       \
+        ret std::move(tmp).error();                        \
+    }                                                      \
+    decl = std::move(tmp).value()
+#define KELPIE_TRY_ASSIGN(decl, expression) \
+    KELPIE_TRY_ASSIGN_IMPL(KELPIE_TRY_CONCAT(kelpie_try_, __LINE__), decl, expression, return)
+#define KELPIE_CO_TRY_ASSIGN(decl, expression) \
+    KELPIE_TRY_ASSIGN_IMPL(KELPIE_TRY_CONCAT(kelpie_try_, __LINE__), decl, expression, co_return)
 
 }  // namespace kelpie

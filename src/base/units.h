@@ -72,6 +72,25 @@ private:
     int64_t ns_ = 0;
 };
 
+// A point in calendar time: milliseconds since the Unix epoch, UTC. For durable timestamps that must
+// mean the same after a restart or on another node (reminders, retention, API timestamps). Never
+// measure an interval with it (wall clocks jump): use Instant.
+class WallTime {
+public:
+    constexpr WallTime() = default;
+    static constexpr WallTime from_unix_ms(int64_t ms) { return WallTime(ms); }
+    constexpr int64_t unix_ms() const { return ms_; }
+
+    constexpr auto operator<=>(const WallTime&) const = default;
+    constexpr WallTime operator+(Duration d) const { return WallTime(ms_ + d.to_ms()); }
+    constexpr WallTime operator-(Duration d) const { return WallTime(ms_ - d.to_ms()); }
+    constexpr Duration operator-(WallTime o) const { return Duration::ms(ms_ - o.ms_); }
+
+private:
+    constexpr explicit WallTime(int64_t ms) : ms_(ms) {}
+    int64_t ms_ = 0;
+};
+
 // Parses "250ms", "3s", "1.5s", "2m", "1h", "100us", "7ns" or a bare number of seconds ("30").
 // Returns false on anything else (including negative values and overflow).
 bool parse_duration(const std::string& text, Duration* out);

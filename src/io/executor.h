@@ -50,6 +50,9 @@ public:
     // This executor's monotonic time.
     virtual Instant now() const = 0;
 
+    // Calendar time, for durable timestamps only (base/units.h WallTime). The simulated executor
+    // starts it at sim_wall_epoch and moves it with the node's clock.
+    virtual WallTime wall_now() const = 0;
     // Calls `callback` once, at or after `deadline`, unless cancelled first.
     virtual TimerId start_timer(Instant deadline, TimerCallback callback) = 0;
     // Returns true if the timer was pending (its callback will now never run); false if it already
@@ -120,6 +123,21 @@ private:
     Executor* executor_;
     bool cancelled_ = false;
 };
+
+// `co_await resume_on(executor)` moves the awaiting coroutine onto `executor`: it continues there,
+// after the work already due (a hop between simulated nodes or between shards). Not a
+// cancellation point.
+class ResumeOnAwaiter {
+public:
+    explicit ResumeOnAwaiter(Executor& executor) : executor_(&executor) {}
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) { executor_->post(h); }
+    void await_resume() const noexcept {}
+
+private:
+    Executor* executor_;
+};
+inline ResumeOnAwaiter resume_on(Executor& executor) { return ResumeOnAwaiter(executor); }
 
 inline SleepAwaiter Executor::sleep_for(Duration d) { return SleepAwaiter(*this, now() + d); }
 inline SleepAwaiter Executor::sleep_until(Instant deadline) { return SleepAwaiter(*this, deadline); }

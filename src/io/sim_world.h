@@ -23,6 +23,9 @@ namespace kelpie::io {
 
 class SimWorld;
 
+// Where the simulated calendar starts: 2026-01-01T00:00:00Z.
+inline constexpr WallTime sim_wall_epoch = WallTime::from_unix_ms(1'767'225'600'000);
+
 // What an executed event was; part of the trace hash.
 enum class SimEventKind : uint8_t {
     resume = 1,  // a posted coroutine
@@ -39,6 +42,7 @@ public:
     void post(std::coroutine_handle<> h, uint64_t digest = 0) override;
     void post_function(std::function<void()> fn, uint64_t digest = 0) override;
     Instant now() const override;
+    WallTime wall_now() const override { return sim_wall_epoch + now().since_origin(); }
     TimerId start_timer(Instant deadline, TimerCallback callback) override;
     bool cancel_timer(TimerId id) override;
     Random& random() override { return random_; }
@@ -50,6 +54,14 @@ public:
     void set_clock_drift_ppm(int64_t ppm);
     // Jumps the node's clock forward by `d` (a monotonic clock never goes back). REQUIRES: d >= 0.
     void advance_clock(Duration d);
+    // Freezes the node (a stopped process, a long GC pause, a VM migration) for `d` of world
+    // time: none of its events runs before then; they run, in order, when it wakes.
+    void pause_for(Duration d);
+    bool paused() const;
+    // Kills the node's process: none of its pending or future events ever runs (their coroutine
+    // frames are abandoned, as a killed process's memory is). A restarted process is a new node.
+    void kill() { dead_ = true; }
+    bool dead() const { return dead_; }
 
 private:
     friend class SimWorld;
@@ -63,6 +75,8 @@ private:
     Instant anchor_world_;
     Instant anchor_local_;
     int64_t drift_ppm_ = 0;
+    Instant paused_until_;  // world time
+    bool dead_ = false;
 };
 
 struct SimWorldOptions {

@@ -15,6 +15,12 @@ void RealExecutor::post_function(std::function<void()> fn, uint64_t /*digest*/) 
     asio::post(context_, std::move(fn));
 }
 
+WallTime RealExecutor::wall_now() const {
+    const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+    return WallTime::from_unix_ms(
+        std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count());
+}
+
 Instant RealExecutor::now() const {
     const auto elapsed = std::chrono::steady_clock::now() - origin_;
     return Instant::from_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());

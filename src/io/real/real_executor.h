@@ -20,6 +20,7 @@ public:
     void post(std::coroutine_handle<> h, uint64_t digest = 0) override;
     void post_function(std::function<void()> fn, uint64_t digest = 0) override;
     Instant now() const override;
+    WallTime wall_now() const override;
     TimerId start_timer(Instant deadline, TimerCallback callback) override;
     bool cancel_timer(TimerId id) override;
     Random& random() override { return random_; }

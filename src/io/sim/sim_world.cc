@@ -37,6 +37,13 @@ void SimExecutor::post_function(std::function<void()> fn, uint64_t digest) {
                                     .fn = std::move(fn)});
 }
 
+void SimExecutor::pause_for(Duration d) {
+    KELPIE_ASSERT(d >= Duration::zero());
+    paused_until_ = std::max(paused_until_, world_.now_ + d);
+}
+
+bool SimExecutor::paused() const { return paused_until_ > world_.now_; }
+
 Instant SimExecutor::now() const { return to_local(world_.now_); }
 
 TimerId SimExecutor::start_timer(Instant deadline, TimerCallback callback) {
@@ -152,6 +159,19 @@ bool SimWorld::step() {
     queue_.pop_back();
     KELPIE_ASSERT(event.at >= now_);
     now_ = event.at;
+    if (nodes_[event.node.value]->dead_) {
+        if (event.kind == SimEventKind::timer) {
+            timers_.erase(event.timer.value);
+        }
+        return true;  // a killed node's event: dropped, not traced
+    }
+    const Instant paused_until = nodes_[event.node.value]->paused_until_;
+    if (paused_until > now_) {
+        // The node is frozen: its event waits until it wakes (not executed, not traced).
+        event.at = paused_until;
+        schedule(std::move(event));
+        return true;
+    }
     events_executed_++;
     KELPIE_ASSERT_MSG(events_executed_ <= options_.events_max, "simulation exceeded events_max");
     execute(event);

@@ -1,0 +1,213 @@
+#pragma once
+
+// Virtual actors (DESIGN §5, §7; ADR 0005). An actor always exists logically; the Runtime
+// activates it on first use, on the node that wins its placement claim, and deactivates it when
+// idle. Callers hold an ActorId (type + key) and invoke methods by name.
+//
+// - Turns. An activation runs one invocation at a time, to completion (turn-based, like Orleans
+//   grains): actor code takes no locks. Invocations wait in a bounded mailbox
+//   (mailbox_depth_max); a full mailbox fails the call with limit_exceeded.
+// - Lifecycle. Inactive -> Activating -> Active -> Deactivating -> Inactive, enforced always (not an
+//   assert): turns run only while Active. An invocation that arrives while the actor deactivates
+//   waits, then runs on the next activation.
+// - State. Activation loads the actor's state bytes (Actor::load). At the end of each turn the state
+//   (Actor::save) is committed in one transaction that also checks the activation's fencing token;
+//   if that commit fails, the actor is rolled back to its last committed state and the caller gets
+//   the error. fenced or unknown_result also end the activation (its memory may be stale).
+// - Leases. Turns run only while the node's lease is valid by its own reckoning (registry.h);
+//   losing the lease deactivates every actor on the node.
+// - Durable invocations. A call with an idempotency key is journaled (entry + key index, one
+//   transaction) before it runs, and its result is stored atomically with the state change: a
+//   duplicate key returns the stored result and never runs twice, across crashes and retries.
+//   Entries still pending when an activation starts (a crash mid-turn) are run first. Completed
+//   entries are deleted after journal_retention, found through an index ordered by expiry.
+// - Reminders. Context::set_reminder schedules a durable call of a method at a wall-clock time; it
+//   fires (at least once, taking effect once: it is a durable invocation) even after restarts.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "base/units.h"
+#include "io/channel.h"
+#include "io/executor.h"
+#include "io/task.h"
+#include "registry/registry.h"
+#include "store/store.h"
+
+namespace kelpie::actor {
+
+using registry::ActorId;
+
+// Limits.
+inline constexpr size_t mailbox_depth_max = 1024;           // queued invocations per activation
+inline constexpr size_t invocation_argument_bytes_max = 256 * 1024;
+inline constexpr size_t idempotency_key_bytes_max = 256;
+inline constexpr size_t method_name_bytes_max = 128;
+// State bytes of one actor: one store value, less room for the record header.
+inline constexpr size_t actor_state_bytes_max = store::value_bytes_max - 64;
+inline constexpr size_t reminder_name_bytes_max = 128;
+
+inline constexpr Duration idle_timeout_default = Duration::minutes(15);
+inline constexpr Duration journal_retention_default = Duration::hours(24);
+inline constexpr Duration reminder_poll_interval_default = Duration::s(1);
+inline constexpr Duration journal_gc_interval_default = Duration::minutes(1);
+
+struct Invocation {
+    std::string method;
+    std::string argument;
+};
+
+// What a turn can do besides changing the actor's own members.
+class Context {
+public:
+    virtual ~Context() = default;
+    virtual const ActorId& self() const = 0;
+    virtual io::Executor& executor() = 0;
+    // The activation's fencing token (strictly increases with every activation of this actor).
+    virtual uint64_t fencing_token() const = 0;
+    // A key naming one side effect of this turn, unique across activations and retries:
+    // "<type>/<key>/<fencing token>/<turn>/<step>". Pass it to external systems to dedupe.
+    virtual std::string effect_key(uint32_t step) const = 0;
+    // Schedules (or replaces) the reminder `name`: call `method(argument)` at `due`, then every
+    // `period` if it is positive. Takes effect when the turn commits.
+    virtual Status set_reminder(std::string name, WallTime due, Invocation call,
+                                Duration period = Duration::zero()) = 0;
+    virtual Status cancel_reminder(std::string name) = 0;
+    // Commits the state now (fenced), so that later steps of a long turn start from it. The end
+    // of the turn commits again if anything changed since.
+    virtual io::Task<Status> commit() = 0;
+    // Deactivate after this turn (its state is committed first).
+    virtual void deactivate_after_turn() = 0;
+};
+
+// An actor type implements this. One instance per activation; its members are the state.
+class Actor {
+public:
+    virtual ~Actor() = default;
+    // Restores the state from bytes saved earlier (empty: a new actor). An error fails the
+    // activation (every queued call gets it).
+    virtual Status load(std::string_view state) = 0;
+    virtual std::string save() const = 0;
+    // Runs one invocation. An error result is returned to the caller and rolls the state back.
+    virtual io::Task<Result<std::string>> handle(Context& context, Invocation call) = 0;
+};
+
+using ActorFactory = std::function<std::unique_ptr<Actor>()>;
+
+struct InvokeOptions {
+    std::string idempotency_key;  // empty: none
+};
+
+enum class ActivationState : uint8_t { inactive, activating, active, deactivating };
+std::string_view activation_state_name(ActivationState s);
+
+// Bug switches for the simulator (all off in production).
+struct RuntimeBugs {
+    bool idempotency_not_atomic = false;     // result recorded apart from the state change
+    bool no_recovery = false;                // pending journal entries are not replayed
+    bool invoke_races_deactivation = false;  // calls reach a deactivating instance
+};
+
+struct RuntimeOptions {
+    Duration idle_timeout = idle_timeout_default;
+    Duration journal_retention = journal_retention_default;
+    Duration reminder_poll_interval = reminder_poll_interval_default;
+    Duration journal_gc_interval = journal_gc_interval_default;
+    RuntimeBugs bugs;
+};
+
+// Sees every turn as it starts (the simulator's checkers; null in production).
+class TurnObserver {
+public:
+    virtual ~TurnObserver() = default;
+    virtual void turn_started(const ActorId& actor, const std::string& node, uint64_t fencing_token,
+                              ActivationState state) = 0;
+};
+
+class Runtime {
+public:
+    // `executor`, `store` and `registry` must outlive the runtime; the registry must be started.
+    Runtime(io::Executor& executor, store::Store& store, registry::Registry& registry,
+            RuntimeOptions options = {});
+    ~Runtime();
+    Runtime(const Runtime&) = delete;
+    Runtime& operator=(const Runtime&) = delete;
+
+    // REQUIRES: before start(); `type` not registered yet.
+    void register_type(std::string type, ActorFactory factory);
+    // Starts the reminder and journal-GC loops and subscribes to lease loss.
+    void start();
+    // Deactivates every actor (committing nothing new), then stops the loops. Calls made after
+    // stop() began fail with closed.
+    io::Task<void> stop();
+
+    // Calls `call.method` on the actor. Errors: invalid_argument / limit_exceeded (bad input,
+    // mailbox full), not_found (unknown type), not_owner (another node owns the actor),
+    // lease_expired (this node may have lost its lease), fenced, unknown_result (the outcome is
+    // not known: retry with the same idempotency key), unavailable, closed; or the actor's own.
+    io::Task<Result<std::string>> invoke(ActorId actor, Invocation call, InvokeOptions options = {});
+
+    // Introspection (tests, the simulator's checkers, health).
+    ActivationState state_of(const ActorId& actor) const;
+    // True if an activation of `actor` here would start a turn now (Active and the lease valid).
+    bool accepting_turns(const ActorId& actor) const;
+    size_t active_count() const;
+    const std::string& node_id() const;
+    void set_observer(TurnObserver* observer) { observer_ = observer; }
+
+    struct Counters {
+        uint64_t activations = 0;
+        uint64_t deactivations = 0;
+        uint64_t turns = 0;
+        uint64_t duplicate_invocations = 0;  // answered from the journal
+        uint64_t replayed = 0;               // pending entries run on activation
+        uint64_t reminders_fired = 0;
+        uint64_t journal_entries_collected = 0;
+    };
+    const Counters& counters() const { return counters_; }
+
+private:
+    friend class Activation;
+    struct Envelope;
+    Result<std::shared_ptr<class Activation>> find_or_create(const ActorId& actor);
+    io::Task<Status> deliver(std::shared_ptr<Envelope> envelope);
+    io::Task<Result<std::string>> send_and_wait(std::shared_ptr<Envelope> envelope);
+    void dispatch_leftover(std::shared_ptr<Envelope> envelope);
+    void remove(const ActorId& actor, const Activation* activation);
+    void on_lease_lost();
+    io::Task<void> reminder_loop();
+    io::Task<void> fire_due_reminders();
+    io::Task<void> journal_gc_loop();
+    io::Task<void> collect_journal();
+
+    io::Executor& executor_;
+    store::Store& store_;
+    registry::Registry& registry_;
+    RuntimeOptions options_;
+    std::map<std::string, ActorFactory> factories_;
+    std::map<ActorId, std::shared_ptr<Activation>> activations_;
+    std::map<std::string, bool> reminders_in_flight_;
+    TurnObserver* observer_ = nullptr;
+    Counters counters_;
+    io::CancellationSource stop_loops_;
+    size_t loops_running_ = 0;
+    std::shared_ptr<io::Channel<int>> loops_done_;
+    bool started_ = false;
+    bool stopping_ = false;
+};
+
+// For the simulator's checkers, which watch the store from outside: if `key` is an actor's state
+// key, the actor and the fencing token of the activation that wrote `value`.
+struct StoredState {
+    ActorId actor;
+    uint64_t fencing_token = 0;
+};
+std::optional<StoredState> decode_stored_state(std::string_view key, std::string_view value);
+
+}  // namespace kelpie::actor

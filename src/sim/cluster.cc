@@ -1,0 +1,116 @@
+#include "sim/cluster.h"
+
+#include <fmt/format.h>
+
+namespace kelpie::sim {
+
+SimCluster::SimCluster(io::SimWorld& world, SimClusterOptions options)
+    : world_(world), options_(std::move(options)) {
+    store_executor_ = &world_.add_node();
+    Result<std::unique_ptr<store::Store>> s = store::make_memory_store(*store_executor_, options_.store);
+    KELPIE_ASSERT_MSG(s.ok(), "memory store options are invalid");
+    store_ = std::move(*s);
+    nodes_.resize(options_.nodes);
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        nodes_[i].executor = &world_.add_node();
+        make_node_objects(i);
+    }
+}
+
+namespace {
+
+// Abandons a node's objects: their tasks may still be suspended in the world (or be a dead
+// node's, which never resume), so they must never be destroyed — a killed process's memory.
+void abandon(SimCluster::Node& n) {
+    (void)n.runtime.release();
+    (void)n.registry.release();
+    (void)n.link.release();
+}
+
+}  // namespace
+
+SimCluster::~SimCluster() {
+    for (Node& n : nodes_) {
+        if (n.up) {
+            abandon(n);
+        }
+    }
+    for (Node& n : graveyard_) {
+        abandon(n);
+    }
+    io::block_on(world_, *store_executor_, store_->close());
+}
+
+void SimCluster::make_node_objects(size_t i) {
+    Node& n = nodes_[i];
+    n.link = std::make_unique<StoreLink>(*n.executor, *store_executor_, *store_, options_.link);
+    registry::RegistryOptions ro = options_.registry;
+    ro.node_id = fmt::format("node-{}", i + 1);
+    ro.address = ro.node_id;
+    n.registry = std::make_unique<registry::Registry>(*n.executor, *n.link, ro);
+    n.runtime = std::make_unique<actor::Runtime>(*n.executor, *n.link, *n.registry, options_.runtime);
+}
+
+void SimCluster::register_type(std::string type, actor::ActorFactory factory) {
+    for (Node& n : nodes_) {
+        n.runtime->register_type(type, factory);
+    }
+    types_.emplace_back(std::move(type), std::move(factory));
+}
+
+Status SimCluster::start(size_t i) {
+    Node& n = nodes_.at(i);
+    KELPIE_ASSERT(!n.up);
+    registry::Registry* r = n.registry.get();
+    Status started = run(i, [](registry::Registry* reg) -> io::Task<Status> {
+        co_return co_await reg->start();
+    }(r));
+    if (!started.ok()) {
+        return started;
+    }
+    n.runtime->start();
+    n.up = true;
+    return {};
+}
+
+Status SimCluster::start_all() {
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        KELPIE_TRY(start(i));
+    }
+    return {};
+}
+
+void SimCluster::stop(size_t i) {
+    Node& n = nodes_.at(i);
+    if (!n.up) {
+        return;
+    }
+    actor::Runtime* rt = n.runtime.get();
+    registry::Registry* r = n.registry.get();
+    run(i, [](actor::Runtime* runtime, registry::Registry* reg) -> io::Task<void> {
+        co_await runtime->stop();
+        co_await reg->stop();
+    }(rt, r));
+    n.up = false;
+}
+
+void SimCluster::stop_all() {
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        stop(i);
+    }
+}
+
+void SimCluster::crash(size_t i) {
+    Node& n = nodes_.at(i);
+    n.executor->kill();
+    graveyard_.push_back(std::move(n));
+    Node fresh;
+    fresh.executor = &world_.add_node();
+    nodes_[i] = std::move(fresh);
+    make_node_objects(i);
+    for (const auto& [type, factory] : types_) {
+        nodes_[i].runtime->register_type(type, factory);
+    }
+}
+
+}  // namespace kelpie::sim

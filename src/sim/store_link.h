@@ -1,0 +1,94 @@
+#pragma once
+
+// StoreLink: one simulated node's connection to the shared store. The store (a memory backend)
+// lives on its own simulated node; every call hops there over a simulated link and the answer hops
+// back, so a paused node's calls wait, a partitioned node's calls fail, and a lost answer leaves
+// the caller not knowing (unknown_result) — as with a real remote store.
+//
+// Faults (each counted): a request or an answer lost (the caller waits request_timeout, then gets
+// unavailable, or unknown_result for a commit whose answer was lost), a delay up to delay_max per
+// direction, and a partition between the node and the store (set_partitioned).
+
+#include <cstdint>
+#include <memory>
+
+#include "io/executor.h"
+#include "store/store.h"
+
+namespace kelpie::sim {
+
+struct LinkFaults {
+    Duration delay_max;
+    double loss_probability = 0;  // per direction
+    Duration request_timeout = Duration::s(2);
+};
+
+struct LinkCounters {
+    uint64_t requests_lost = 0;
+    uint64_t answers_lost = 0;
+    uint64_t partitioned_calls = 0;
+    uint64_t delayed = 0;
+};
+
+class StoreLink final : public store::Store {
+public:
+    // `node` is the caller's executor, `store_side` the store's. All must outlive the link.
+    StoreLink(io::Executor& node, io::Executor& store_side, store::Store& inner, LinkFaults faults);
+
+    void set_partitioned(bool partitioned) { partitioned_ = partitioned; }
+    bool partitioned() const { return partitioned_; }
+    void set_faults(LinkFaults faults) { faults_ = faults; }
+    const LinkCounters& counters() const { return counters_; }
+
+    std::string_view backend_name() const override { return inner_.backend_name(); }
+    std::unique_ptr<store::Transaction> begin() override;
+    io::Task<Result<store::LeaseId>> grant_lease(Duration ttl) override;
+    io::Task<Result<store::LeaseInfo>> keepalive(store::LeaseId lease) override;
+    io::Task<Status> revoke_lease(store::LeaseId lease) override;
+    io::Task<Result<store::WatchResult>> watch(std::string begin, std::string end,
+                                               store::Revision after, Duration timeout) override;
+    io::Task<Result<store::Revision>> current_revision() override;
+    io::Task<void> close() override;
+
+    // Internal (used by the link's transactions): runs `op` on the store side.
+    template <typename T, typename Op>
+    io::Task<Result<T>> hop(Op op, bool outcome_matters);
+
+private:
+    bool lost();
+    io::Task<void> travel();
+
+    io::Executor& node_;
+    io::Executor& store_side_;
+    store::Store& inner_;
+    LinkFaults faults_;
+    LinkCounters counters_;
+    bool partitioned_ = false;
+};
+
+template <typename T, typename Op>
+io::Task<Result<T>> StoreLink::hop(Op op, bool outcome_matters) {
+    if (partitioned_ || lost()) {
+        counters_.requests_lost += partitioned_ ? 0 : 1;
+        counters_.partitioned_calls += partitioned_ ? 1 : 0;
+        co_await node_.sleep_for(faults_.request_timeout);
+        co_return Error(ErrorCode::unavailable, "store unreachable (simulated link)");
+    }
+    co_await travel();
+    co_await io::resume_on(store_side_);
+    Result<T> result = co_await op();
+    co_await io::resume_on(node_);
+    co_await travel();
+    if (partitioned_ || lost()) {
+        counters_.answers_lost += partitioned_ ? 0 : 1;
+        counters_.partitioned_calls += partitioned_ ? 1 : 0;
+        co_await node_.sleep_for(faults_.request_timeout);
+        if (outcome_matters) {
+            co_return Error(ErrorCode::unknown_result, "the store's answer was lost (simulated link)");
+        }
+        co_return Error(ErrorCode::unavailable, "the store's answer was lost (simulated link)");
+    }
+    co_return result;
+}
+
+}  // namespace kelpie::sim
