@@ -62,11 +62,13 @@ public:
         char pattern[] = "/tmp/kelpie-rocksdb-test-XXXXXX";
         KELPIE_ASSERT(mkdtemp(pattern) != nullptr);
         dir_ = pattern;
-        auto s = io::block_on(world_, world_.executor(),
-                              open_rocksdb_store(world_.executor(), world_.blocking_pool(),
-                                                 RocksDbStoreOptions{.path = dir_ + "/db"}));
-        KELPIE_ASSERT_MSG(s.ok(), s.ok() ? "" : s.error().to_string().c_str());
-        store_ = std::move(s).value();
+        open();
+    }
+    bool reopen() override {
+        io::block_on(world_, world_.executor(), store_->close());
+        store_.reset();
+        open();
+        return true;
     }
     ~RocksDbBackend() override {
         io::block_on(world_, world_.executor(), store_->close());
@@ -76,6 +78,14 @@ public:
     std::string name() const override { return "rocksdb"; }
 
 private:
+    void open() {
+        auto s = io::block_on(world_, world_.executor(),
+                              open_rocksdb_store(world_.executor(), world_.blocking_pool(),
+                                                 RocksDbStoreOptions{.path = dir_ + "/db"}));
+        KELPIE_ASSERT_MSG(s.ok(), s.ok() ? "" : s.error().to_string().c_str());
+        store_ = std::move(s).value();
+    }
+
     std::string dir_;
 };
 

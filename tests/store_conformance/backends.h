@@ -24,6 +24,9 @@ public:
     virtual Store& store() = 0;
     // Runs `task` to completion (other work, such as lease expiry, keeps running meanwhile).
     virtual void run(io::Task<void> task) = 0;
+    // Closes the store and opens it again on the same data, as a restarted process would. False
+    // if the backend cannot (memory: its data lives only as long as the store object).
+    virtual bool reopen() { return false; }
 };
 
 std::unique_ptr<Backend> make_memory_backend(uint64_t seed = 1, StoreFaults faults = {},

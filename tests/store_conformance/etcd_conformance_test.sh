@@ -10,11 +10,16 @@
 #      unknown_result, and no call takes longer than the call timeout + 1 s. Restart both:
 #      commits resume. At the end every acknowledged key is present.
 #
-# Usage: etcd_conformance_test.sh STORE_CONFORMANCE_TESTS ETCD_FAULT_CHILD [ETCD_STORE_TESTS]
+#  (3) If given, the registry and actor runtime tests (claims, fencing, exactly-once, reminders
+#      after a restart) against the same cluster.
+#
+# Usage: etcd_conformance_test.sh STORE_CONFORMANCE_TESTS ETCD_FAULT_CHILD [ETCD_STORE_TESTS
+#                                 [ACTOR_BACKEND_TESTS]]
 set -uo pipefail
 tests=${1:?usage: etcd_conformance_test.sh STORE_CONFORMANCE_TESTS ETCD_FAULT_CHILD [ETCD_STORE_TESTS]}
 child=${2:?usage: etcd_conformance_test.sh STORE_CONFORMANCE_TESTS ETCD_FAULT_CHILD [ETCD_STORE_TESTS]}
 extra_tests=${3:-}
+actor_tests=${4:-}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cluster_script="$here/../../scripts/etcd-cluster"
 
@@ -64,6 +69,9 @@ run_gtest() {
 run_gtest conformance "$tests" '*etcd*:*Etcd*'
 if [ -n "$extra_tests" ]; then
     run_gtest etcd_store "$extra_tests" '*'
+fi
+if [ -n "$actor_tests" ]; then
+    run_gtest actor_backends "$actor_tests" '*etcd*'
 fi
 
 # --- (2) faults ------------------------------------------------------------------------------

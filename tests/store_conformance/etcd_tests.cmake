@@ -9,7 +9,8 @@
 #   store_etcd_conformance  etcd_conformance_test.sh: starts a 3-member cluster on 127.0.0.1
 #                           (scripts/etcd-cluster), runs every etcd case of store_conformance_tests
 #                           and etcd_store_tests against it (a skipped case fails), then the fault
-#                           test (kill one member, then two, restart; every acked commit kept).
+#                           test (kill one member, then two, restart; every acked commit kept),
+#                           and the etcd cases of actor_backend_tests (registry, fencing, actors).
 
 add_executable(etcd_store_tests
     ${CMAKE_CURRENT_LIST_DIR}/etcd_store_test.cc
@@ -29,6 +30,6 @@ target_link_libraries(etcd_fault_child PRIVATE kelpie_store kelpie_io kelpie_bas
 add_test(NAME store_etcd_conformance
     COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/etcd_conformance_test.sh
             $<TARGET_FILE:store_conformance_tests> $<TARGET_FILE:etcd_fault_child>
-            $<TARGET_FILE:etcd_store_tests>)
+            $<TARGET_FILE:etcd_store_tests> $<TARGET_FILE:actor_backend_tests>)
 # Real time and a real cluster: run alone so that load from other tests cannot stretch elections.
 set_tests_properties(store_etcd_conformance PROPERTIES TIMEOUT 600 RUN_SERIAL TRUE)
