@@ -58,7 +58,10 @@ inline constexpr Duration journal_retention_default = Duration::hours(24);
 inline constexpr Duration reminder_poll_interval_default = Duration::s(1);
 inline constexpr Duration journal_gc_interval_default = Duration::minutes(1);
 
-struct Invocation {
+struct Invocation {  // not an aggregate: see ActorId
+    Invocation() = default;
+    Invocation(std::string m, std::string a) : method(std::move(m)), argument(std::move(a)) {}
+
     std::string method;
     std::string argument;
 };
@@ -100,7 +103,10 @@ public:
 
 using ActorFactory = std::function<std::unique_ptr<Actor>()>;
 
-struct InvokeOptions {
+struct InvokeOptions {  // not an aggregate: see ActorId
+    InvokeOptions() = default;
+    explicit InvokeOptions(std::string key) : idempotency_key(std::move(key)) {}
+
     std::string idempotency_key;  // empty: none
 };
 
@@ -112,6 +118,7 @@ struct RuntimeBugs {
     bool idempotency_not_atomic = false;     // result recorded apart from the state change
     bool no_recovery = false;                // pending journal entries are not replayed
     bool invoke_races_deactivation = false;  // calls reach a deactivating instance
+    bool early_ack = false;                  // the caller hears "ok" before the commit is durable
 };
 
 struct RuntimeOptions {
@@ -151,6 +158,7 @@ public:
     // mailbox full), not_found (unknown type), not_owner (another node owns the actor),
     // lease_expired (this node may have lost its lease), fenced, unknown_result (the outcome is
     // not known: retry with the same idempotency key), unavailable, closed; or the actor's own.
+    // (Not a coroutine itself: it packs its arguments into the call's envelope at once.)
     io::Task<Result<std::string>> invoke(ActorId actor, Invocation call, InvokeOptions options = {});
 
     // Introspection (tests, the simulator's checkers, health).
@@ -207,7 +215,12 @@ private:
 struct StoredState {
     ActorId actor;
     uint64_t fencing_token = 0;
+    std::string bytes;  // what Actor::save() returned
 };
 std::optional<StoredState> decode_stored_state(std::string_view key, std::string_view value);
+
+// How many journaled invocations of `actor` have not completed (pending entries), read from the
+// store. Recovery runs them when the actor next activates.
+io::Task<Result<size_t>> count_pending(store::Store& store, ActorId actor);
 
 }  // namespace kelpie::actor

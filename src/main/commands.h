@@ -4,6 +4,7 @@
 // real world to the modules.
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "base/units.h"
@@ -28,6 +29,7 @@ struct SimOptions {
     bool canary = false;
     bool verbose = false;
     std::string bug;  // a bug switch, or empty
+    std::set<std::string> faults;  // fault kinds the seeds may inject
 };
 int run_sim(const SimOptions& options);
 

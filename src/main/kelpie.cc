@@ -69,6 +69,13 @@ int main(int argc, char** argv) {
                         "Re-introduce a known bug class (see --list-bugs): seeds must fail");
     bool list_bugs = false;
     sim_cmd->add_flag("--list-bugs", list_bugs, "List the bug switches and exit");
+    std::string faults_text = "all";
+    sim_cmd->add_option("--faults", faults_text,
+                        "Fault kinds the seeds may inject: all, none, or a comma-separated list "
+                        "(see --list-faults)")
+        ->capture_default_str();
+    bool list_faults = false;
+    sim_cmd->add_flag("--list-faults", list_faults, "List the fault kinds and exit");
 
     CLI11_PARSE(app, argc, argv);
 
@@ -77,9 +84,35 @@ int main(int argc, char** argv) {
     }
     if (list_bugs) {
         for (const auto& [name, what] : kelpie::sim::bug_names()) {
-            std::printf("%-20s %s\n", name.c_str(), what.c_str());
+            std::printf("%-26s %s\n", name.c_str(), what.c_str());
         }
         return 0;
+    }
+    if (list_faults) {
+        for (const auto& [name, what] : kelpie::sim::fault_kinds()) {
+            std::printf("%-22s %s\n", name.c_str(), what.c_str());
+        }
+        return 0;
+    }
+    if (faults_text == "all") {
+        sim.faults = kelpie::sim::all_fault_kinds();
+    } else if (faults_text != "none") {
+        const std::set<std::string> known = kelpie::sim::all_fault_kinds();
+        size_t start = 0;
+        while (start <= faults_text.size()) {
+            size_t comma = faults_text.find(',', start);
+            if (comma == std::string::npos) {
+                comma = faults_text.size();
+            }
+            const std::string kind = faults_text.substr(start, comma - start);
+            if (!known.contains(kind)) {
+                std::fprintf(stderr, "kelpie sim: bad --faults entry '%s': see kelpie sim "
+                                     "--list-faults\n", kind.c_str());
+                return 2;
+            }
+            sim.faults.insert(kind);
+            start = comma + 1;
+        }
     }
     if (!sim.bug.empty()) {
         bool known = false;

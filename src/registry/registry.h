@@ -43,7 +43,12 @@ namespace kelpie::registry {
 
 // An actor's identity: its type name and its key within the type. Both non-empty, at most
 // actor_name_bytes_max each.
+// (Not an aggregate on purpose: g++ 12 destroys aggregates passed into coroutines twice in some
+// co_await expressions; ADR 0001.)
 struct ActorId {
+    ActorId() = default;
+    ActorId(std::string t, std::string k) : type(std::move(t)), key(std::move(k)) {}
+
     std::string type;
     std::string key;
 

@@ -39,6 +39,9 @@ SimCluster::~SimCluster() {
         abandon(n);
     }
     io::block_on(world_, *store_executor_, store_->close());
+    // Tasks still suspended in the world (a paused or killed node's, a call in flight) may hold
+    // transactions on the store: like them, it is abandoned with the world, never destroyed.
+    (void)store_.release();
 }
 
 void SimCluster::make_node_objects(size_t i) {

@@ -7,7 +7,8 @@
 //
 // Faults (each counted): a request or an answer lost (the caller waits request_timeout, then gets
 // unavailable, or unknown_result for a commit whose answer was lost), a delay up to delay_max per
-// direction, and a partition between the node and the store (set_partitioned).
+// direction, and a partition between the node and the store, symmetric (set_partitioned) or
+// asymmetric (set_answers_cut).
 
 #include <cstdint>
 #include <memory>
@@ -35,8 +36,11 @@ public:
     // `node` is the caller's executor, `store_side` the store's. All must outlive the link.
     StoreLink(io::Executor& node, io::Executor& store_side, store::Store& inner, LinkFaults faults);
 
+    // Symmetric partition: nothing gets through either way.
     void set_partitioned(bool partitioned) { partitioned_ = partitioned; }
     bool partitioned() const { return partitioned_; }
+    // Asymmetric partition: requests reach the store (and take effect), answers never come back.
+    void set_answers_cut(bool cut) { answers_cut_ = cut; }
     void set_faults(LinkFaults faults) { faults_ = faults; }
     const LinkCounters& counters() const { return counters_; }
 
@@ -64,6 +68,7 @@ private:
     LinkFaults faults_;
     LinkCounters counters_;
     bool partitioned_ = false;
+    bool answers_cut_ = false;
 };
 
 template <typename T, typename Op>
@@ -79,9 +84,9 @@ io::Task<Result<T>> StoreLink::hop(Op op, bool outcome_matters) {
     Result<T> result = co_await op();
     co_await io::resume_on(node_);
     co_await travel();
-    if (partitioned_ || lost()) {
-        counters_.answers_lost += partitioned_ ? 0 : 1;
-        counters_.partitioned_calls += partitioned_ ? 1 : 0;
+    if (partitioned_ || answers_cut_ || lost()) {
+        counters_.answers_lost += (partitioned_ || answers_cut_) ? 0 : 1;
+        counters_.partitioned_calls += (partitioned_ || answers_cut_) ? 1 : 0;
         co_await node_.sleep_for(faults_.request_timeout);
         if (outcome_matters) {
             co_return Error(ErrorCode::unknown_result, "the store's answer was lost (simulated link)");

@@ -94,8 +94,8 @@ io::Task<Status> Activation::activate() {
     co_return ok_status();
 }
 
-io::Task<void> Activation::run() {
-    std::shared_ptr<Activation> self = shared_from_this();
+io::Task<void> Activation::run([[maybe_unused]] std::shared_ptr<Activation> self) {
+    // `self` keeps the activation alive until its life ends.
     const Status activated = co_await activate();
     if (!activated.ok()) {
         begin_deactivation();
@@ -109,7 +109,7 @@ io::Task<void> Activation::run() {
         }
         runtime_.counters_.activations++;
         last_activity_ = runtime_.executor_.now();
-        io::spawn(runtime_.executor_, idle_watch(), idle_cancel_.token());
+        io::spawn(runtime_.executor_, idle_watch(self), idle_cancel_.token());
         if (!runtime_.options_.bugs.no_recovery && state_ == ActivationState::active) {
             co_await replay_pending();
         }
@@ -159,15 +159,20 @@ io::Task<void> Activation::fail_queued(Error error) {
     }
 }
 
-io::Task<void> Activation::idle_watch() {
-    std::shared_ptr<Activation> self = shared_from_this();
+io::Task<void> Activation::idle_watch([[maybe_unused]] std::shared_ptr<Activation> self) {
+    // `self` keeps the activation alive for as long as this task exists (it may start late).
     const Duration idle = runtime_.options_.idle_timeout;
     while (state_ == ActivationState::active) {
-        co_await runtime_.executor_.sleep_until(last_activity_ + idle);
-        if (state_ == ActivationState::active && !busy_ && mailbox_.size() == 0 &&
-            runtime_.executor_.now() >= last_activity_ + idle) {
-            begin_deactivation();
+        const Instant deadline = last_activity_ + idle;
+        if (runtime_.executor_.now() < deadline) {
+            co_await runtime_.executor_.sleep_until(deadline);
+            continue;
         }
+        if (!busy_ && mailbox_.size() == 0) {
+            begin_deactivation();
+            co_return;
+        }
+        co_await runtime_.executor_.sleep_for(idle);  // busy: look again later
     }
 }
 
@@ -214,9 +219,9 @@ io::Task<void> Activation::replay_pending() {
     }
 }
 
-io::Task<void> Activation::run_stray(std::shared_ptr<Envelope> envelope) {
-    std::shared_ptr<Activation> self = shared_from_this();
-    co_await turn(std::move(envelope));
+io::Task<void> Activation::run_stray(std::shared_ptr<Activation> self,
+                                     std::shared_ptr<Envelope> envelope) {
+    co_await self->turn(std::move(envelope));
 }
 
 io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
@@ -229,7 +234,12 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
     }
     reminders_.clear();
     bool done = false;
-    if (!e->idempotency_key.empty()) {
+    if (actor_ == nullptr) {
+        // Only a call that reached an activation which never loaded (the
+        // invoke_races_deactivation bug switch) gets here.
+        e->answer(Error(ErrorCode::unavailable, "the actor's activation failed"));
+        done = true;
+    } else if (!e->idempotency_key.empty()) {
         Result<std::optional<Result<std::string>>> accepted = co_await journal_accept(e);
         if (!accepted.ok()) {
             after_failed_commit(accepted.code());
@@ -264,6 +274,9 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
             }
             e->answer(std::move(outcome));
         } else {
+            if (runtime_.options_.bugs.early_ack) {
+                e->answer(outcome);  // BUG (switch): acknowledged before it is durable
+            }
             const Status committed = co_await commit_turn(e, outcome);
             if (!committed.ok()) {
                 reminders_.clear();

@@ -49,12 +49,13 @@ public:
     uint64_t fencing_token() const { return claim_.fencing_token; }
 
     // The whole life of the activation; spawned by the runtime.
-    io::Task<void> run();
+    io::Task<void> run(std::shared_ptr<Activation> self);
     // Stops taking turns; queued calls move to the next activation. `release`: give the placement
     // back at the end. Idempotent.
     void begin_deactivation(bool release = true);
     // BUG (switch invoke_races_deactivation): runs a call outside the mailbox.
-    io::Task<void> run_stray(std::shared_ptr<Envelope> envelope);
+    static io::Task<void> run_stray(std::shared_ptr<Activation> self,
+                                    std::shared_ptr<Envelope> envelope);
 
 private:
     class TurnContext;
@@ -73,7 +74,7 @@ private:
     io::Task<Status> record_outcome(std::shared_ptr<Envelope> e, Result<std::string> outcome);
     Status rollback();
     void after_failed_commit(ErrorCode code);
-    io::Task<void> idle_watch();
+    io::Task<void> idle_watch(std::shared_ptr<Activation> self);
     io::Task<void> fail_queued(Error error);
 
     Runtime& runtime_;

@@ -243,7 +243,14 @@ std::optional<StoredState> decode_stored_state(std::string_view key, std::string
     if (!r.ok()) {
         return std::nullopt;
     }
-    return StoredState{std::move(*actor), r->fencing_token};
+    return StoredState{std::move(*actor), r->fencing_token, std::move(r->bytes)};
+}
+
+io::Task<Result<size_t>> count_pending(store::Store& store, ActorId actor) {
+    auto t = store.begin();
+    KELPIE_CO_TRY_ASSIGN(store::RangeResult r,
+                         co_await t->range(records::pending_begin(actor), records::pending_end(actor)));
+    co_return r.pairs.size();
 }
 
 }  // namespace kelpie::actor

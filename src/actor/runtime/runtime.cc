@@ -116,7 +116,7 @@ Result<std::shared_ptr<Activation>> Runtime::find_or_create(const ActorId& actor
     }
     auto activation = std::make_shared<Activation>(*this, actor, factory->second);
     activations_.emplace(actor, activation);
-    io::spawn(executor_, activation->run());
+    io::spawn(executor_, activation->run(activation));
     return activation;
 }
 
@@ -137,7 +137,7 @@ io::Task<Status> Runtime::deliver(std::shared_ptr<Envelope> envelope) {
         if (a->state() == ActivationState::deactivating) {
             if (options_.bugs.invoke_races_deactivation) {
                 // BUG (switch): the call goes to the instance that is going away.
-                io::spawn(executor_, a->run_stray(envelope));
+                io::spawn(executor_, Activation::run_stray(a, envelope));
                 co_return ok_status();
             }
             std::shared_ptr<io::Channel<int>> ended = a->ended();
@@ -148,15 +148,25 @@ io::Task<Status> Runtime::deliver(std::shared_ptr<Envelope> envelope) {
     }
 }
 
+namespace {
+
+io::Task<Result<std::string>> failed(Error error) { co_return error; }
+
+}  // namespace
+
 io::Task<Result<std::string>> Runtime::invoke(ActorId actor, Invocation call, InvokeOptions options) {
-    KELPIE_CO_TRY(registry::check_actor_id(actor));
-    KELPIE_CO_TRY(check_invocation(call, options));
+    if (Status s = registry::check_actor_id(actor); !s.ok()) {
+        return failed(std::move(s).error());
+    }
+    if (Status s = check_invocation(call, options); !s.ok()) {
+        return failed(std::move(s).error());
+    }
     auto envelope = std::make_shared<Envelope>();
     envelope->actor = std::move(actor);
     envelope->call = std::move(call);
     envelope->idempotency_key = std::move(options.idempotency_key);
     envelope->reply = std::make_shared<io::Channel<Result<std::string>>>(executor_, 1);
-    co_return co_await send_and_wait(std::move(envelope));
+    return send_and_wait(std::move(envelope));
 }
 
 io::Task<Result<std::string>> Runtime::send_and_wait(std::shared_ptr<Envelope> envelope) {

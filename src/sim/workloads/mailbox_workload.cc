@@ -19,6 +19,7 @@
 #include "io/sim_world.h"
 #include "sim/bank_workload.h"
 #include "sim/harness.h"
+#include "sim/workloads/actor_workload.h"
 #include "store/memory_store.h"
 
 namespace kelpie::sim {
@@ -46,6 +47,8 @@ public:
         }
     }
     const std::optional<Violation>& first() const { return first_; }
+    // Makes `v` the reported violation (an earlier one found by another workload's checker).
+    void replace(Violation v) { first_ = std::move(v); }
 
     void acknowledged(const Message& m) { sent_[{m.sender, m.receiver}]++; }
 
@@ -179,8 +182,39 @@ io::Task<void> run_node(Node& node, Checker& checker, Instant stop_at, uint32_t 
 std::vector<std::pair<std::string, std::string>> bug_names() {
     return {
         {"skip_read_check",
-         "store commits without checking the read set (claim without version check; lost "
-         "updates)"},
+         "store commits without checking the read set (lost updates; claims without a version "
+         "check)"},
+        {"non_atomic_commit",
+         "the memory store applies a commit's first write at once and the rest later"},
+        {"claim_without_check",
+         "placement claim reads in one transaction and writes blind in another (TOCTOU)"},
+        {"commit_without_fence", "actor state commits skip the fencing-token check"},
+        {"lease_after_expiry",
+         "a node trusts its lease until the store says it expired (no conservative reckoning)"},
+        {"idempotency_not_atomic",
+         "an invocation's result is journaled in a transaction apart from its state change"},
+        {"no_recovery", "pending journal entries are not replayed on activation"},
+        {"invoke_races_deactivation", "a call that arrives during deactivation runs on the "
+                                      "deactivating instance"},
+        {"early_ack", "the caller is told ok before the turn's commit is durable"},
+    };
+}
+
+std::vector<std::pair<std::string, std::string>> fault_kinds() {
+    return {
+        {"link_loss", "a request to the store, or its answer, is lost"},
+        {"link_delay", "requests and answers between a node and the store are delayed"},
+        {"partition", "a node is cut off from the store (both ways) for a while"},
+        {"partition_asymmetric", "a node's requests reach the store, the answers do not"},
+        {"node_crash", "a node's process is killed and restarted later with the same id"},
+        {"node_pause", "a node freezes (sometimes longer than its lease TTL: a zombie)"},
+        {"clock_drift", "node clocks run fast or slow (within clock_drift_max_ppm)"},
+        {"clock_jump", "a node's clock jumps forward"},
+        {"store_conflict", "the store fails commits with conflict"},
+        {"store_unknown_result", "the store reports unknown_result (applied or not)"},
+        {"store_unavailable", "the store fails reads and commits with unavailable"},
+        {"store_latency", "store calls take up to tens of milliseconds"},
+        {"early_lease_expiry", "the store expires a lease before its TTL"},
     };
 }
 
@@ -257,14 +291,30 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     io::spawn(*nodes[0].executor,
               bank_body(&bank, nodes[0].executor, bank_store.get(), &bank_done));
 
-    // Occasionally a node's clock jumps forward mid-run.
-    const Instant horizon = world.now() + options.duration + liveness_bound;
-    while (world.now() < horizon && (finished < options.nodes || !bank_done)) {
+    // The actors workload: a cluster of real runtimes under the seed's fault plan.
+    ActorWorkload actors(world, ActorWorkloadOptions{.nodes = options.nodes,
+                                                     .bug = options.bug,
+                                                     .faults = options.faults});
+    const Instant faults_end = world.now() + options.duration;
+    const Instant horizon = faults_end + liveness_bound;
+    actors.start(faults_end, horizon);
+
+    // The fault phase. Occasionally a mailbox node's clock jumps forward too.
+    uint64_t mailbox_clock_jumps = 0;
+    while (world.now() < faults_end) {
         world.run_for(Duration::s(1));
-        if (world.random().chance(0.02)) {
+        actors.tick();
+        if (options.faults.contains("clock_jump") && world.random().chance(0.02)) {
             const auto n = static_cast<uint32_t>(world.random().below(options.nodes));
             nodes[n].executor->advance_clock(Duration::ms(world.random().between(1, 2000)));
+            mailbox_clock_jumps++;
         }
+    }
+    // The liveness phase: everything healed; all work must finish within liveness_bound.
+    actors.heal();
+    while (world.now() < horizon &&
+           (finished < options.nodes || !bank_done || !actors.clients_done())) {
+        world.run_for(Duration::s(1));
     }
     if (finished < options.nodes) {
         checker.violation("not_live", fmt::format("{} of {} nodes still running {} after the "
@@ -283,6 +333,17 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     } else if (auto v = bank.check()) {
         checker.violation(v->invariant, v->detail);
     }
+    if (!actors.clients_done()) {
+        checker.violation("not_live", "actor clients still have unacknowledged calls " +
+                                          liveness_bound.to_string() + " after the faults stopped");
+    } else {
+        actors.finish(liveness_bound);
+    }
+    actors.stop();
+    if (actors.violation().has_value() &&
+        (!checker.first().has_value() || actors.violation()->at < checker.first()->at)) {
+        checker.replace(*actors.violation());
+    }
 
     SimRunResult result;
     result.seed = options.seed;
@@ -293,6 +354,14 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     result.messages = checker.delivered();
     result.timeouts = checker.timeouts;
     result.store_commits = bank.commits();
+    result.actor_calls_acked = actors.acknowledged();
+    result.actor_turns = actors.turns();
+    result.faults = actors.fault_counts();
+    for (auto& [kind, count] : result.faults) {
+        if (kind == "clock_jump") {
+            count += mailbox_clock_jumps;
+        }
+    }
     return result;
 }
 

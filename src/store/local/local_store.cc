@@ -159,12 +159,17 @@ io::Task<Status> LocalStore::inject_faults() {
     if (closed_) {
         co_return closed_error();
     }
+    if (!faults_enabled()) {
+        co_return Status();
+    }
     if (faults_.latency_max > Duration::zero()) {
+        count(&StoreFaultControl::latency_spikes);
         co_await executor_.sleep_for(
             Duration::ns(executor_.random().between(0, faults_.latency_max.to_ns())));
     }
     if (faults_.unavailable_probability > 0 &&
         executor_.random().chance(faults_.unavailable_probability)) {
+        count(&StoreFaultControl::unavailable);
         co_return Error(ErrorCode::unavailable, "injected: store unavailable");
     }
     co_return Status();
@@ -268,6 +273,32 @@ io::Task<Result<Revision>> LocalStore::submit(PendingCommit& commit) {
     co_return std::move(*commit.result);
 }
 
+namespace {
+
+std::vector<AppliedWrite> applied_writes(const std::vector<Mutation>& mutations) {
+    std::vector<AppliedWrite> out;
+    out.reserve(mutations.size());
+    for (const Mutation& m : mutations) {
+        AppliedWrite w;
+        w.key = m.key;
+        switch (m.kind) {
+            case Mutation::Kind::set:
+                w.kind = AppliedWrite::Kind::set;
+                w.value = m.value;
+                break;
+            case Mutation::Kind::clear: w.kind = AppliedWrite::Kind::clear; break;
+            case Mutation::Kind::clear_range:
+                w.kind = AppliedWrite::Kind::clear_range;
+                w.end = m.end;
+                break;
+        }
+        out.push_back(std::move(w));
+    }
+    return out;
+}
+
+}  // namespace
+
 io::Task<void> LocalStore::committer() {
     while (co_await wake_.receive()) {
         while (!queue_.empty()) {
@@ -277,6 +308,23 @@ io::Task<void> LocalStore::committer() {
                 queue_.pop_front();
             }
             co_await apply_batch(std::move(batch));
+            // Split-off halves (non_atomic_commit bug): applied after a pause in which others
+            // can read the half-applied state; then freed.
+            bool split = false;
+            for (auto& d : detached_) {
+                if (!d->result.has_value() &&
+                    std::find(queue_.begin(), queue_.end(), d.get()) == queue_.end()) {
+                    queue_.push_back(d.get());
+                    split = true;
+                }
+            }
+            if (split) {
+                co_await executor_.sleep_for(
+                    Duration::ms(1 + static_cast<int64_t>(executor_.random().below(50))));
+            }
+            std::erase_if(detached_, [](const std::unique_ptr<PendingCommit>& d) {
+                return d->result.has_value();
+            });
         }
     }
 }
@@ -362,13 +410,15 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
             c->result = std::move(*error);
             continue;
         }
-        if (c->check_reads && faults_.conflict_probability > 0 &&
+        if (c->check_reads && faults_enabled() && faults_.conflict_probability > 0 &&
             executor_.random().chance(faults_.conflict_probability)) {
+            count(&StoreFaultControl::conflicts);
             c->result = Error(ErrorCode::conflict, "injected conflict");
             continue;
         }
-        if (c->check_reads && faults_.unknown_result_probability > 0 &&
+        if (c->check_reads && faults_enabled() && faults_.unknown_result_probability > 0 &&
             executor_.random().chance(faults_.unknown_result_probability)) {
+            count(&StoreFaultControl::unknown_results);
             const bool applied = executor_.random().chance(0.5);
             c->result = Error(ErrorCode::unknown_result,
                               applied ? "injected: outcome unknown (applied)"
@@ -376,6 +426,14 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
             if (!applied) {
                 continue;
             }
+        }
+        if (bugs_.non_atomic_commit && c->mutations.size() > 1 && c->expire_lease.value == 0) {
+            // BUG (switch): only the first write now; the rest later, unchecked.
+            auto rest = std::make_unique<PendingCommit>();
+            rest->mutations.assign(c->mutations.begin() + 1, c->mutations.end());
+            rest->check_reads = false;
+            c->mutations.resize(1);
+            detached_.push_back(std::move(rest));
         }
         next++;
         admit(*c, next, writes);
@@ -410,6 +468,9 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
                     if (writes_touch_range(pc->mutations, w->begin, w->end)) {
                         (void)w->wake->try_send(revisions[i]);
                     }
+                }
+                if (observer_) {
+                    observer_(revisions[i], applied_writes(pc->mutations));
                 }
             }
         }
@@ -491,8 +552,11 @@ io::Task<void> LocalStore::lease_expiry_loop() {
         const Instant now = executor_.now();
         std::vector<LeaseId> due;
         for (const auto& [id, state] : leases_) {
-            const bool early = faults_.early_lease_expiry_probability > 0 &&
+            const bool early = faults_enabled() && faults_.early_lease_expiry_probability > 0 &&
                                executor_.random().chance(faults_.early_lease_expiry_probability);
+            if (early && state.expires_at > now) {
+                count(&StoreFaultControl::early_lease_expiries);
+            }
             if (state.expires_at <= now || early) {
                 due.push_back(id);
             }

@@ -47,6 +47,8 @@ public:
     // Reads the revision and leases from the engine and starts the background tasks. Call once,
     // before anything else.
     io::Task<Status> open();
+    // See memory_store.h. Set before open().
+    void set_commit_observer(CommitObserver observer) { observer_ = std::move(observer); }
 
     std::string_view backend_name() const override { return name_; }
     std::unique_ptr<Transaction> begin() override;
@@ -87,6 +89,12 @@ private:
     io::Task<void> committer();
     io::Task<void> apply_batch(std::vector<PendingCommit*> batch);
     std::optional<Error> check_commit(const PendingCommit& c, const ConflictHistory& batch) const;
+    bool faults_enabled() const { return faults_.control == nullptr || faults_.control->enabled; }
+    void count(uint64_t StoreFaultControl::*counter) {
+        if (faults_.control != nullptr) {
+            (*faults_.control).*counter += 1;
+        }
+    }
     bool faults_active() const {
         return faults_.latency_max > Duration::zero() || faults_.unavailable_probability > 0 ||
                closed_;
@@ -118,6 +126,9 @@ private:
     io::CancellationSource background_;
     uint32_t background_running_ = 0;
     std::coroutine_handle<> close_waiter_;
+    CommitObserver observer_;
+    // Second halves of commits split by the non_atomic_commit bug switch, owned here.
+    std::deque<std::unique_ptr<PendingCommit>> detached_;
 };
 
 }  // namespace kelpie::store::detail

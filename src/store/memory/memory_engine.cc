@@ -151,6 +151,7 @@ private:
 Result<std::unique_ptr<Store>> make_memory_store(io::Executor& executor, MemoryStoreOptions options) {
     auto store = std::make_unique<detail::LocalStore>(
         executor, std::make_unique<detail::MemoryEngine>(), "memory", options.faults, options.bugs);
+    store->set_commit_observer(std::move(options.on_commit));
     // Opening an empty memory engine never suspends.
     Status opened = io::run_synchronously(store->open());
     if (!opened.ok()) {

@@ -4,7 +4,9 @@
 
 #include "sim/harness.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -60,8 +62,9 @@ TEST(Harness, StoreWorkloadRuns) {
     EXPECT_GT(r.store_commits, 10u);
 }
 
-// Every bug switch is caught within 100 seeds; the seeds-to-catch are printed.
+// Every bug switch is caught within 100 seeds; the seeds-to-catch and their median are printed.
 TEST(Harness, EveryBugSwitchIsCaught) {
+    std::vector<uint64_t> caught;
     for (const auto& [bug, what] : bug_names()) {
         uint64_t caught_at = 0;
         for (uint64_t seed = 1; seed <= 100 && caught_at == 0; seed++) {
@@ -73,8 +76,49 @@ TEST(Harness, EveryBugSwitchIsCaught) {
         }
         EXPECT_NE(caught_at, 0u) << "bug switch " << bug << " (" << what
                                  << ") was not caught in 100 seeds";
-        std::printf("bug %s caught at seed %lu\n", bug.c_str(), static_cast<unsigned long>(caught_at));
+        std::printf("bug %-26s caught at seed %lu\n", bug.c_str(),
+                    static_cast<unsigned long>(caught_at));
+        caught.push_back(caught_at == 0 ? 101 : caught_at);
     }
+    std::sort(caught.begin(), caught.end());
+    std::printf("median seeds to catch a bug switch: %lu\n",
+                static_cast<unsigned long>(caught[caught.size() / 2]));
+}
+
+// The actors workload really runs: calls are acknowledged, turns run.
+TEST(Harness, ActorWorkloadRuns) {
+    const SimRunResult r = run_simulation(short_run(3));
+    ASSERT_TRUE(r.ok()) << r.violation->invariant << ": " << r.violation->detail;
+    EXPECT_GT(r.actor_calls_acked, 10u);
+    EXPECT_GE(r.actor_turns, r.actor_calls_acked);
+}
+
+// Across a few seeds every fault kind fires at least once (swarm plans differ per seed).
+TEST(Harness, EveryFaultKindFires) {
+    std::map<std::string, uint64_t> fired;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        const SimRunResult r = run_simulation(short_run(seed));
+        EXPECT_TRUE(r.ok()) << "seed " << seed << ": " << r.violation->invariant << ": "
+                            << r.violation->detail;
+        for (const auto& [kind, count] : r.faults) {
+            fired[kind] += count;
+        }
+    }
+    for (const auto& [kind, what] : fault_kinds()) {
+        EXPECT_GT(fired[kind], 0u) << "fault kind " << kind << " never fired";
+    }
+}
+
+// --faults none: no fault fires, and the run still checks everything.
+TEST(Harness, NoFaultsMeansNoFaults) {
+    SimRunOptions o = short_run(2);
+    o.faults.clear();
+    const SimRunResult r = run_simulation(o);
+    ASSERT_TRUE(r.ok());
+    for (const auto& [kind, count] : r.faults) {
+        EXPECT_EQ(count, 0u) << kind;
+    }
+    EXPECT_GT(r.actor_calls_acked, 0u);
 }
 
 }  // namespace
