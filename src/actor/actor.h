@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -189,9 +190,8 @@ private:
     void dispatch_leftover(std::shared_ptr<Envelope> envelope);
     void remove(const ActorId& actor, const Activation* activation);
     void on_lease_lost();
-    io::Task<void> reminder_loop();
+    io::Task<void> periodically(Duration interval, io::Task<void> (Runtime::*work)());
     io::Task<void> fire_due_reminders();
-    io::Task<void> journal_gc_loop();
     io::Task<void> collect_journal();
 
     io::Executor& executor_;
@@ -200,7 +200,7 @@ private:
     RuntimeOptions options_;
     std::map<std::string, ActorFactory> factories_;
     std::map<ActorId, std::shared_ptr<Activation>> activations_;
-    std::map<std::string, bool> reminders_in_flight_;
+    std::set<std::string> reminders_in_flight_;
     TurnObserver* observer_ = nullptr;
     Counters counters_;
     io::CancellationSource stop_loops_;

@@ -52,11 +52,17 @@ bool StoreLink::lost() {
     return faults_.loss_probability > 0 && node_.random().chance(faults_.loss_probability);
 }
 
-io::Task<void> StoreLink::travel() {
+io::Task<void> StoreLink::travel(int direction) {
     if (faults_.delay_max > Duration::zero()) {
         counters_.delayed++;
-        co_await node_.sleep_for(
-            Duration::ns(node_.random().between(0, faults_.delay_max.to_ns())));
+        const Duration delay = Duration::ns(node_.random().between(0, faults_.delay_max.to_ns()));
+        const Instant arrival = node_.now() + delay;
+        if (arrival < last_arrival_[direction]) {
+            counters_.reordered++;
+        } else {
+            last_arrival_[direction] = arrival;
+        }
+        co_await node_.sleep_for(delay);
     }
 }
 

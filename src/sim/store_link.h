@@ -7,7 +7,7 @@
 //
 // Faults (each counted): a request or an answer lost (the caller waits request_timeout, then gets
 // unavailable, or unknown_result for a commit whose answer was lost), a delay up to delay_max per
-// direction, and a partition between the node and the store, symmetric (set_partitioned) or
+// direction (which reorders messages: each overtaking is counted), and a partition between the node and the store, symmetric (set_partitioned) or
 // asymmetric (set_answers_cut).
 
 #include <cstdint>
@@ -29,6 +29,7 @@ struct LinkCounters {
     uint64_t answers_lost = 0;
     uint64_t partitioned_calls = 0;
     uint64_t delayed = 0;
+    uint64_t reordered = 0;  // messages that overtook an earlier one on the same link
 };
 
 class StoreLink final : public store::Store {
@@ -60,7 +61,8 @@ public:
 
 private:
     bool lost();
-    io::Task<void> travel();
+    // One message's trip over the link in one direction (0: to the store, 1: back).
+    io::Task<void> travel(int direction);
 
     io::Executor& node_;
     io::Executor& store_side_;
@@ -69,6 +71,7 @@ private:
     LinkCounters counters_;
     bool partitioned_ = false;
     bool answers_cut_ = false;
+    Instant last_arrival_[2];  // per direction, the latest arrival time scheduled so far
 };
 
 template <typename T, typename Op>
@@ -79,11 +82,11 @@ io::Task<Result<T>> StoreLink::hop(Op op, bool outcome_matters) {
         co_await node_.sleep_for(faults_.request_timeout);
         co_return Error(ErrorCode::unavailable, "store unreachable (simulated link)");
     }
-    co_await travel();
+    co_await travel(0);
     co_await io::resume_on(store_side_);
     Result<T> result = co_await op();
     co_await io::resume_on(node_);
-    co_await travel();
+    co_await travel(1);
     if (partitioned_ || answers_cut_ || lost()) {
         counters_.answers_lost += (partitioned_ || answers_cut_) ? 0 : 1;
         counters_.partitioned_calls += (partitioned_ || answers_cut_) ? 1 : 0;

@@ -7,6 +7,8 @@
 // idle deactivation, state kept); a reminder that fires after the runtime restarts (RocksDB: after
 // the store itself is closed and reopened).
 
+#include <functional>
+
 #include <gtest/gtest.h>
 
 #include "actor/actor.h"
@@ -175,51 +177,56 @@ TEST_P(ActorBackends, CounterRunsEachIdempotencyKeyOnceAndKeepsItsState) {
     run(counter_exactly_once(&backend_->executor(), &backend_->store()));
 }
 
-io::Task<void> schedule_reminder(io::Executor* ex, store::Store* s) {
-    Registry reg(*ex, *s, node("reminder-node"));
-    Status started_8 = co_await reg.start();
-    CO_ASSERT_OK(started_8);
+// One node: a registry and a runtime with the Counter, started and stopped around `body`.
+io::Task<void> with_node(io::Executor* ex, store::Store* s, std::string node_id,
+                         std::function<io::Task<void>(Runtime*)> body) {
+    Registry reg(*ex, *s, node(std::move(node_id)));
+    Status started = co_await reg.start();
+    CO_ASSERT_OK(started);
     Runtime rt(*ex, *s, reg, runtime_options());
     register_counter(rt);
     rt.start();
-    const registry::ActorId c{"counter", "reminded"};
-    Result<std::string> r = co_await invoke(&rt, c, "remind", "1500", "");
-    CO_ASSERT_OK(r);
+    co_await body(&rt);
     co_await rt.stop();
     co_await reg.stop();
 }
 
-io::Task<void> reminder_has_fired(io::Executor* ex, store::Store* s) {
-    Registry reg(*ex, *s, node("reminder-node"));
-    Status started_9 = co_await reg.start();
-    CO_ASSERT_OK(started_9);
-    Runtime rt(*ex, *s, reg, runtime_options());
-    register_counter(rt);
-    rt.start();
+io::Task<void> schedule_reminder(Runtime* rt) {
+    const registry::ActorId c{"counter", "reminded"};
+    Result<std::string> r = co_await invoke(rt, c, "remind", "1500", "");
+    CO_ASSERT_OK(r);
+}
+
+io::Task<void> reminder_has_fired(io::Executor* ex, Runtime* rt) {
     const registry::ActorId c{"counter", "reminded"};
     std::string value;
     for (int i = 0; i < 100 && value != "1"; i++) {
         co_await ex->sleep_for(Duration::ms(100));
-        Result<std::string> got = co_await invoke(&rt, c, "get", "", "");
+        Result<std::string> got = co_await invoke(rt, c, "get", "", "");
         CO_ASSERT_OK(got);
         value = *got;
     }
     EXPECT_EQ(value, "1");
     co_await ex->sleep_for(Duration::s(1));
-    Result<std::string> later = co_await invoke(&rt, c, "get", "", "");
+    Result<std::string> later = co_await invoke(rt, c, "get", "", "");
     CO_ASSERT_OK(later);
     EXPECT_EQ(*later, "1");  // fired once
-    co_await rt.stop();
-    co_await reg.stop();
 }
 
 TEST_P(ActorBackends, ReminderFiresAfterARestart) {
-    run(schedule_reminder(&backend_->executor(), &backend_->store()));
+    std::function<io::Task<void>(Runtime*)> schedule = [](Runtime* rt) {
+        return schedule_reminder(rt);
+    };
+    run(with_node(&backend_->executor(), &backend_->store(), "reminder-node", schedule));
     const bool reopened = backend_->reopen();
     if (GetParam().name == "rocksdb") {
         EXPECT_TRUE(reopened);
     }
-    run(reminder_has_fired(&backend_->executor(), &backend_->store()));
+    io::Executor* ex = &backend_->executor();
+    std::function<io::Task<void>(Runtime*)> check = [ex](Runtime* rt) {
+        return reminder_has_fired(ex, rt);
+    };
+    run(with_node(&backend_->executor(), &backend_->store(), "reminder-node", check));
 }
 
 std::vector<BackendParam> backends() {

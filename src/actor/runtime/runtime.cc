@@ -68,8 +68,10 @@ void Runtime::start() {
     registry_.on_lease_lost([this] { on_lease_lost(); });
     loops_done_ = std::make_shared<io::Channel<int>>(executor_, 1);
     loops_running_ = 2;
-    io::spawn(executor_, reminder_loop(), stop_loops_.token());
-    io::spawn(executor_, journal_gc_loop(), stop_loops_.token());
+    io::spawn(executor_, periodically(options_.reminder_poll_interval, &Runtime::fire_due_reminders),
+              stop_loops_.token());
+    io::spawn(executor_, periodically(options_.journal_gc_interval, &Runtime::collect_journal),
+              stop_loops_.token());
 }
 
 io::Task<void> Runtime::stop() {
@@ -199,7 +201,8 @@ void Runtime::on_lease_lost() {
 
 // Reminders ------------------------------------------------------------------------------------
 
-io::Task<void> Runtime::reminder_loop() {
+// Runs `work` every `interval` until the runtime stops (cancellation ends it at a sleep).
+io::Task<void> Runtime::periodically(Duration interval, io::Task<void> (Runtime::*work)()) {
     struct Done {
         Runtime* r;
         ~Done() {
@@ -209,14 +212,15 @@ io::Task<void> Runtime::reminder_loop() {
         }
     } done{this};
     while (true) {
-        co_await executor_.sleep_for(options_.reminder_poll_interval);
-        if (registry_.lease_valid()) {
-            co_await fire_due_reminders();
-        }
+        co_await executor_.sleep_for(interval);
+        co_await (this->*work)();
     }
 }
 
 io::Task<void> Runtime::fire_due_reminders() {
+    if (!registry_.lease_valid()) {
+        co_return;  // this node may not own anything now
+    }
     const int64_t now_ms = executor_.wall_now().unix_ms();
     auto t = store_.begin();
     Result<store::RangeResult> due =
@@ -234,10 +238,9 @@ io::Task<void> Runtime::fire_due_reminders() {
         const records::ReminderFire fire{key->name, key->time_ms};
         const std::string flight = fmt::format("{}\x1f{}", key->actor.to_string(),
                                                records::reminder_idempotency_key(fire));
-        if (reminders_in_flight_.count(flight) > 0) {
-            continue;
+        if (!reminders_in_flight_.insert(flight).second) {
+            continue;  // still being delivered from an earlier poll
         }
-        reminders_in_flight_[flight] = true;
         auto envelope = std::make_shared<Envelope>();
         envelope->actor = key->actor;
         envelope->call = std::move(*call);
@@ -255,21 +258,6 @@ io::Task<void> Runtime::fire_due_reminders() {
 }
 
 // Journal garbage collection -----------------------------------------------------------------------
-
-io::Task<void> Runtime::journal_gc_loop() {
-    struct Done {
-        Runtime* r;
-        ~Done() {
-            if (--r->loops_running_ == 0) {
-                r->loops_done_->close();
-            }
-        }
-    } done{this};
-    while (true) {
-        co_await executor_.sleep_for(options_.journal_gc_interval);
-        co_await collect_journal();
-    }
-}
 
 io::Task<void> Runtime::collect_journal() {
     const int64_t now_ms = executor_.wall_now().unix_ms();

@@ -230,7 +230,7 @@ ActorWorkload::ActorWorkload(io::SimWorld& world, ActorWorkloadOptions options)
     o.runtime.bugs.no_recovery = options_.bug == "no_recovery";
     o.runtime.bugs.invoke_races_deactivation = options_.bug == "invoke_races_deactivation";
     o.runtime.bugs.early_ack = options_.bug == "early_ack";
-    if (plan_.contains("link_delay")) {
+    if (plan_.contains("link_delay") || plan_.contains("link_reorder")) {
         o.link.delay_max = Duration::ms(random.between(1, 30));
     }
     if (plan_.contains("link_loss")) {
@@ -512,6 +512,7 @@ std::vector<std::pair<std::string, uint64_t>> ActorWorkload::fault_counts() cons
         const LinkCounters& c = cluster_->node(i).link->counters();
         counts["link_loss"] += c.requests_lost + c.answers_lost;
         counts["link_delay"] += c.delayed;
+        counts["link_reorder"] += c.reordered;
     }
     return {counts.begin(), counts.end()};
 }

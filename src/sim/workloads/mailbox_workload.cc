@@ -204,6 +204,7 @@ std::vector<std::pair<std::string, std::string>> fault_kinds() {
     return {
         {"link_loss", "a request to the store, or its answer, is lost"},
         {"link_delay", "requests and answers between a node and the store are delayed"},
+        {"link_reorder", "delays make messages on a node's link overtake earlier ones"},
         {"partition", "a node is cut off from the store (both ways) for a while"},
         {"partition_asymmetric", "a node's requests reach the store, the answers do not"},
         {"node_crash", "a node's process is killed and restarted later with the same id"},
