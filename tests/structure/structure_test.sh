@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
 fresh_copy() {
     rm -rf "$work/tree" "$work/build"
     mkdir -p "$work/tree"
-    (cd "$repo" && tar cf - CMakeLists.txt cmake src scripts) | (cd "$work/tree" && tar xf -)
+    (cd "$repo" && tar cf - CMakeLists.txt cmake src scripts examples) | (cd "$work/tree" && tar xf -)
 }
 configure() {
     cmake -S "$work/tree" -B "$work/build" -G Ninja -DKELPIE_BUILD_TESTS=OFF \
@@ -29,7 +29,7 @@ if configure && cmake --build "$work/build" --target kelpie_base_link_test \
         kelpie_base_header_check > "$work/build.log" 2>&1; then
     pass "unmodified tree: configure, link test and header check succeed"
 else
-    fail "unmodified tree failed"; tail -20 "$work/configure.log" "$work/build.log"
+    fail "unmodified tree failed"; tail -n 20 "$work/configure.log" "$work/build.log"
 fi
 
 # (1) Upward include.
@@ -40,7 +40,7 @@ if configure; then
 elif grep -q "module 'io' includes 'server/'" "$work/configure.log"; then
     pass "upward include io -> server rejected at configure time"
 else
-    fail "configure failed for another reason"; tail -20 "$work/configure.log"
+    fail "configure failed for another reason"; tail -n 20 "$work/configure.log"
 fi
 
 # (2) Undeclared link dependency: base calls into io.
@@ -56,7 +56,7 @@ CC
 if configure && ! cmake --build "$work/build" --target kelpie_base_link_test > "$work/build.log" 2>&1; then
     grep -q "undefined reference to .*kelpie_io_symbol_for_structure_test" "$work/build.log" \
         && pass "undeclared dependency base -> io fails base's link test" \
-        || { fail "link test failed for another reason"; tail -20 "$work/build.log"; }
+        || { fail "link test failed for another reason"; tail -n 20 "$work/build.log"; }
 else
     fail "undeclared dependency base -> io was not caught"
 fi
@@ -66,7 +66,7 @@ fresh_copy
 printf '#pragma once\nstruct NotSelfContained { std::string s; };\n' > "$work/tree/src/base/broken.h"
 if configure && ! cmake --build "$work/build" --target kelpie_base_header_check > "$work/build.log" 2>&1; then
     grep -q "broken.h" "$work/build.log" && pass "non-self-contained header fails the header check" \
-        || { fail "header check failed for another reason"; tail -20 "$work/build.log"; }
+        || { fail "header check failed for another reason"; tail -n 20 "$work/build.log"; }
 else
     fail "non-self-contained header was not caught"
 fi
