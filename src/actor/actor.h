@@ -44,6 +44,7 @@
 namespace kelpie::actor {
 
 using registry::ActorId;
+using ActorRef = ActorId;  // what a caller holds: the actor's type and key
 
 // Limits.
 inline constexpr size_t mailbox_depth_max = 1024;           // queued invocations per activation
