@@ -7,9 +7,8 @@ namespace kelpie::sim {
 SimCluster::SimCluster(io::SimWorld& world, SimClusterOptions options)
     : world_(world), options_(std::move(options)) {
     store_executor_ = &world_.add_node();
-    Result<std::unique_ptr<store::Store>> s = store::make_memory_store(*store_executor_, options_.store);
-    KELPIE_ASSERT_MSG(s.ok(), "memory store options are invalid");
-    store_ = std::move(*s);
+    disk_ = store::make_memory_disk();
+    open_store();
     nodes_.resize(options_.nodes);
     for (size_t i = 0; i < nodes_.size(); i++) {
         nodes_[i].executor = &world_.add_node();
@@ -29,6 +28,37 @@ void abandon(SimCluster::Node& n) {
 
 }  // namespace
 
+void SimCluster::open_store() {
+    store::MemoryStoreOptions o = options_.store;
+    o.disk = disk_;
+    Result<std::unique_ptr<store::Store>> s = store::make_memory_store(*store_executor_, o);
+    KELPIE_ASSERT_MSG(s.ok(), "the memory store does not open");
+    store_ = std::move(*s);
+    for (Node& n : nodes_) {
+        if (n.link != nullptr) {
+            n.link->set_inner(store_.get());
+        }
+    }
+}
+
+void SimCluster::crash_store() {
+    if (store_ == nullptr) {
+        return;
+    }
+    for (Node& n : nodes_) {
+        n.link->set_inner(nullptr);
+    }
+    // Queued commits fail (the links report them as broken connections); the object is abandoned
+    // like the process's memory, since calls in flight may still hold its transactions.
+    io::block_on(world_, *store_executor_, store_->close());
+    (void)store_.release();
+}
+
+void SimCluster::restart_store() {
+    crash_store();
+    open_store();
+}
+
 SimCluster::~SimCluster() {
     for (Node& n : nodes_) {
         if (n.up) {
@@ -38,6 +68,9 @@ SimCluster::~SimCluster() {
     for (Node& n : graveyard_) {
         abandon(n);
     }
+    if (store_ == nullptr) {
+        return;
+    }
     io::block_on(world_, *store_executor_, store_->close());
     // Tasks still suspended in the world (a paused or killed node's, a call in flight) may hold
     // transactions on the store: like them, it is abandoned with the world, never destroyed.
@@ -46,7 +79,7 @@ SimCluster::~SimCluster() {
 
 void SimCluster::make_node_objects(size_t i) {
     Node& n = nodes_[i];
-    n.link = std::make_unique<StoreLink>(*n.executor, *store_executor_, *store_, options_.link);
+    n.link = std::make_unique<StoreLink>(*n.executor, *store_executor_, store_.get(), options_.link);
     registry::RegistryOptions ro = options_.registry;
     ro.node_id = fmt::format("node-{}", i + 1);
     ro.address = ro.node_id;

@@ -41,6 +41,7 @@ public:
 
     io::SimWorld& world() { return world_; }
     io::SimExecutor& store_executor() { return *store_executor_; }
+    // REQUIRES: store_up().
     store::Store& store() { return *store_; }
     size_t size() const { return nodes_.size(); }
     Node& node(size_t i) { return nodes_.at(i); }
@@ -59,6 +60,13 @@ public:
     // process would (its tasks never resume), then makes fresh ones with the same node id.
     void crash(size_t i);
 
+    // The store process dies (everything in its memory is gone; its disk stays) and stays down
+    // until restart_store(): nodes' calls fail with unavailable meanwhile.
+    void crash_store();
+    // Opens a new store process on the same disk (crashing the current one first if it is up).
+    void restart_store();
+    bool store_up() const { return store_ != nullptr; }
+
     // Runs `task` on node i's executor until it completes, driving the whole world.
     template <typename T>
     T run(size_t i, io::Task<T> task) {
@@ -67,10 +75,12 @@ public:
 
 private:
     void make_node_objects(size_t i);
+    void open_store();
 
     io::SimWorld& world_;
     SimClusterOptions options_;
     io::SimExecutor* store_executor_ = nullptr;
+    std::shared_ptr<store::MemoryDisk> disk_;
     std::unique_ptr<store::Store> store_;
     std::vector<Node> nodes_;
     std::vector<std::pair<std::string, actor::ActorFactory>> types_;

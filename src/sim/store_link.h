@@ -35,7 +35,8 @@ struct LinkCounters {
 class StoreLink final : public store::Store {
 public:
     // `node` is the caller's executor, `store_side` the store's. All must outlive the link.
-    StoreLink(io::Executor& node, io::Executor& store_side, store::Store& inner, LinkFaults faults);
+    // `inner` may be null (the store is down).
+    StoreLink(io::Executor& node, io::Executor& store_side, store::Store* inner, LinkFaults faults);
 
     // Symmetric partition: nothing gets through either way.
     void set_partitioned(bool partitioned) { partitioned_ = partitioned; }
@@ -43,9 +44,13 @@ public:
     // Asymmetric partition: requests reach the store (and take effect), answers never come back.
     void set_answers_cut(bool cut) { answers_cut_ = cut; }
     void set_faults(LinkFaults faults) { faults_ = faults; }
+    // The store process the link reaches: another one after a store restart; null while the
+    // store is down (calls fail with unavailable, as a refused connection).
+    void set_inner(store::Store* inner) { inner_ = inner; }
+    store::Store* inner() const { return inner_; }
     const LinkCounters& counters() const { return counters_; }
 
-    std::string_view backend_name() const override { return inner_.backend_name(); }
+    std::string_view backend_name() const override { return "memory"; }
     std::unique_ptr<store::Transaction> begin() override;
     io::Task<Result<store::LeaseId>> grant_lease(Duration ttl) override;
     io::Task<Result<store::LeaseInfo>> keepalive(store::LeaseId lease) override;
@@ -66,7 +71,7 @@ private:
 
     io::Executor& node_;
     io::Executor& store_side_;
-    store::Store& inner_;
+    store::Store* inner_;
     LinkFaults faults_;
     LinkCounters counters_;
     bool partitioned_ = false;
@@ -76,6 +81,9 @@ private:
 
 template <typename T, typename Op>
 io::Task<Result<T>> StoreLink::hop(Op op, bool outcome_matters) {
+    if (inner_ == nullptr) {
+        co_return Error(ErrorCode::unavailable, "the store is down (simulated)");
+    }
     if (partitioned_ || lost()) {
         counters_.requests_lost += partitioned_ ? 0 : 1;
         counters_.partitioned_calls += partitioned_ ? 1 : 0;
@@ -85,6 +93,11 @@ io::Task<Result<T>> StoreLink::hop(Op op, bool outcome_matters) {
     co_await travel(0);
     co_await io::resume_on(store_side_);
     Result<T> result = co_await op();
+    if (!result.ok() && result.code() == ErrorCode::closed) {
+        // The store process went away under the call: to the caller, a broken connection.
+        result = Error(outcome_matters ? ErrorCode::unknown_result : ErrorCode::unavailable,
+                       "the store restarted during the call (simulated)");
+    }
     co_await io::resume_on(node_);
     co_await travel(1);
     if (partitioned_ || answers_cut_ || lost()) {

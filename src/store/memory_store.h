@@ -23,6 +23,7 @@ struct StoreFaultControl {
     uint64_t unavailable = 0;
     uint64_t latency_spikes = 0;
     uint64_t early_lease_expiries = 0;
+    uint64_t disk_write_failures = 0;
 };
 
 struct StoreFaults {
@@ -32,8 +33,17 @@ struct StoreFaults {
     double unavailable_probability = 0;     // a read or commit fails with unavailable
     Duration latency_max;                   // each read and commit waits up to this long
     double early_lease_expiry_probability = 0;  // per expiry check and lease: expire it now
+    // Per batch written to the disk: the write fails (applied or not: a coin flip). The store
+    // then refuses every commit until it is opened again (as after a failed fsync).
+    double disk_write_failure_probability = 0;
     std::shared_ptr<StoreFaultControl> control;  // optional
 };
+
+// The memory backend's data — its "disk" — which can outlive a store object. A store opened again
+// on the same disk is a restarted store process: every acknowledged commit is there; what lived
+// only in memory (open transactions, waiters) is gone; leases restart their TTL (as on RocksDB).
+class MemoryDisk;
+std::shared_ptr<MemoryDisk> make_memory_disk();
 
 // Bug switches: each re-introduces a known bug class so that the simulator and the property tests
 // can prove they catch it. Never set outside tests and `kelpie sim --bug`.
@@ -60,6 +70,7 @@ struct MemoryStoreOptions {
     StoreFaults faults;
     StoreBugs bugs;
     CommitObserver on_commit;
+    std::shared_ptr<MemoryDisk> disk;  // null: a private one, gone with the store
 };
 
 // `executor` must outlive the store.

@@ -47,15 +47,23 @@ public:
         }
         return out;
     }
-    io::Task<Result<std::string>> handle(actor::Context&, actor::Invocation call) override {
+    io::Task<Result<std::string>> handle(actor::Context& context, actor::Invocation call) override {
         if (call.method == "apply") {
+            // A turn takes time (an agent's takes minutes): crashes and fences land inside it.
+            if (turn_time_max_ms_ > 0) {
+                io::Executor& ex = context.executor();
+                co_await ex.sleep_for(Duration::ms(ex.random().between(0, turn_time_max_ms_)));
+            }
             ops_.push_back(call.argument);
             co_return std::to_string(ops_.size());
         }
         co_return save();
     }
 
+    explicit Ledger(int64_t turn_time_max_ms) : turn_time_max_ms_(turn_time_max_ms) {}
+
 private:
+    int64_t turn_time_max_ms_;
     std::vector<std::string> ops_;
 };
 
@@ -210,6 +218,9 @@ ActorWorkload::ActorWorkload(io::SimWorld& world, ActorWorkloadOptions options)
     if (plan_.contains("store_latency")) {
         o.store.faults.latency_max = Duration::ms(random.between(1, 50));
     }
+    if (plan_.contains("disk_failure")) {
+        o.store.faults.disk_write_failure_probability = pct(5, 30) / 10.0;
+    }
     if (plan_.contains("early_lease_expiry")) {
         o.store.faults.early_lease_expiry_probability = pct(1, 5) / 10.0;
     }
@@ -225,6 +236,7 @@ ActorWorkload::ActorWorkload(io::SimWorld& world, ActorWorkloadOptions options)
     // (and come back) all the time.
     o.runtime.idle_timeout = Duration::ms(random.between(20, 5'000));
     think_max_ms_ = random.between(20, 3'000);
+    abandon_probability_ = pct(50, 500);
     o.runtime.journal_retention = Duration::minutes(30);
     o.runtime.bugs.idempotency_not_atomic = options_.bug == "idempotency_not_atomic";
     o.runtime.bugs.no_recovery = options_.bug == "no_recovery";
@@ -246,7 +258,10 @@ ActorWorkload::ActorWorkload(io::SimWorld& world, ActorWorkloadOptions options)
     cluster_ = std::make_unique<SimCluster>(world_, o);
     checker_->set_cluster(cluster_.get());
     checker_->check_single_activation = !plan_.contains("early_lease_expiry");
-    cluster_->register_type(ledger_type, [] { return std::make_unique<Ledger>(); });
+    const int64_t turn_time_max_ms = random.chance(0.5) ? random.between(1, 500) : 0;
+    cluster_->register_type(ledger_type, [turn_time_max_ms] {
+        return std::make_unique<Ledger>(turn_time_max_ms);
+    });
     for (size_t i = 0; i < cluster_->size(); i++) {
         cluster_->node(i).runtime->set_observer(checker_.get());
         if (plan_.contains("clock_drift")) {
@@ -331,7 +346,7 @@ io::Task<void> ActorWorkload::client(uint32_t id) {
         }
         // Most clients insist until acknowledged; some give up after one try (a caller that went
         // away): what they started must still complete once it was journaled.
-        const bool persistent = random.chance(0.8);
+        const bool persistent = !random.chance(abandon_probability_);
         while (true) {
             const size_t node = random.below(cluster_->size());
             Result<std::string> r = co_await rpc(node, actor, "apply", op, key);
@@ -367,6 +382,9 @@ void ActorWorkload::crash_node() {
 }
 
 void ActorWorkload::heal_due() {
+    if (!cluster_->store_up() && world_.now() >= store_restart_at_) {
+        cluster_->restart_store();
+    }
     for (auto it = partition_ends_.begin(); it != partition_ends_.end();) {
         if (it->second <= world_.now()) {
             cluster_->node(it->first).link->set_partitioned(false);
@@ -417,6 +435,19 @@ void ActorWorkload::tick() {
         partition_ends_[i] = world_.now() + Duration::ms(random.between(200, 3 * lease_ttl_.to_ms()));
         fired_["partition_asymmetric"]++;
     }
+    // A failed disk write makes the store refuse commits; its supervisor restarts it.
+    if (store_faults_->disk_write_failures > disk_failures_seen_) {
+        disk_failures_seen_ = store_faults_->disk_write_failures;
+        if (cluster_->store_up()) {
+            cluster_->crash_store();
+            store_restart_at_ = world_.now() + Duration::ms(random.between(100, 3000));
+        }
+    }
+    if (plan_.contains("store_crash") && cluster_->store_up() && random.chance(0.02)) {
+        cluster_->crash_store();
+        store_restart_at_ = world_.now() + Duration::ms(random.between(100, 5000));
+        fired_["store_crash"]++;
+    }
     if (plan_.contains("clock_jump") && random.chance(0.03)) {
         cluster_->node(random.below(n)).executor->advance_clock(Duration::ms(random.between(1, 2000)));
         fired_["clock_jump"]++;
@@ -425,6 +456,9 @@ void ActorWorkload::tick() {
 
 void ActorWorkload::heal() {
     store_faults_->enabled = false;
+    if (!cluster_->store_up()) {
+        cluster_->restart_store();
+    }
     for (size_t i = 0; i < cluster_->size(); i++) {
         SimCluster::Node& node = cluster_->node(i);
         node.link->set_partitioned(false);
@@ -508,6 +542,7 @@ std::vector<std::pair<std::string, uint64_t>> ActorWorkload::fault_counts() cons
     counts["store_unavailable"] += store_faults_->unavailable;
     counts["store_latency"] += store_faults_->latency_spikes;
     counts["early_lease_expiry"] += store_faults_->early_lease_expiries;
+    counts["disk_failure"] += store_faults_->disk_write_failures;
     for (size_t i = 0; i < cluster_->size(); i++) {
         const LinkCounters& c = cluster_->node(i).link->counters();
         counts["link_loss"] += c.requests_lost + c.answers_lost;

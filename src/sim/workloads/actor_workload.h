@@ -78,6 +78,9 @@ private:
     std::map<size_t, Instant> restarts_;
     Duration lease_ttl_;
     int64_t think_max_ms_ = 1000;  // a client waits up to this long between calls
+    double abandon_probability_ = 0.2;  // a client gives up on a call after one try
+    Instant store_restart_at_;          // while the store is down: when it comes back
+    uint64_t disk_failures_seen_ = 0;
 };
 
 }  // namespace kelpie::sim

@@ -216,6 +216,8 @@ std::vector<std::pair<std::string, std::string>> fault_kinds() {
         {"store_unavailable", "the store fails reads and commits with unavailable"},
         {"store_latency", "store calls take up to tens of milliseconds"},
         {"early_lease_expiry", "the store expires a lease before its TTL"},
+        {"store_crash", "the store process dies (its disk survives) and restarts later"},
+        {"disk_failure", "a store disk write fails: the store refuses commits and is restarted"},
     };
 }
 

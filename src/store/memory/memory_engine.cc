@@ -146,13 +146,68 @@ private:
 };
 
 }  // namespace
+
+std::unique_ptr<LocalEngine> make_memory_engine() { return std::make_unique<MemoryEngine>(); }
+
+}  // namespace detail
+
+class MemoryDisk {
+public:
+    std::unique_ptr<detail::LocalEngine> engine = detail::make_memory_engine();
+};
+
+std::shared_ptr<MemoryDisk> make_memory_disk() { return std::make_shared<MemoryDisk>(); }
+
+namespace detail {
+namespace {
+
+// A store's view of a MemoryDisk: forwards to the disk's engine and injects write failures.
+class DiskEngine final : public LocalEngine {
+public:
+    DiskEngine(std::shared_ptr<MemoryDisk> disk, io::Executor& executor, StoreFaults faults)
+        : disk_(std::move(disk)), executor_(executor), faults_(std::move(faults)) {}
+
+    std::shared_ptr<Snapshot> snapshot() override { return disk_->engine->snapshot(); }
+    io::Task<Result<std::optional<std::string>>> get(std::shared_ptr<Snapshot> snapshot,
+                                                     std::string key) override {
+        return disk_->engine->get(std::move(snapshot), std::move(key));
+    }
+    io::Task<Result<RawPairs>> scan(std::shared_ptr<Snapshot> snapshot, std::string begin,
+                                    std::string end, size_t limit, bool reverse) override {
+        return disk_->engine->scan(std::move(snapshot), std::move(begin), std::move(end), limit,
+                                   reverse);
+    }
+    io::Task<Status> apply(std::vector<EngineWrite> writes) override {
+        const bool enabled = faults_.control == nullptr || faults_.control->enabled;
+        if (enabled && faults_.disk_write_failure_probability > 0 &&
+            executor_.random().chance(faults_.disk_write_failure_probability)) {
+            if (faults_.control != nullptr) {
+                faults_.control->disk_write_failures++;
+            }
+            if (executor_.random().chance(0.5)) {
+                (void)co_await disk_->engine->apply(std::move(writes));
+            }
+            co_return Error(ErrorCode::io_error, "injected: disk write failed");
+        }
+        co_return co_await disk_->engine->apply(std::move(writes));
+    }
+
+private:
+    std::shared_ptr<MemoryDisk> disk_;
+    io::Executor& executor_;
+    StoreFaults faults_;
+};
+
+}  // namespace
 }  // namespace detail
 
 Result<std::unique_ptr<Store>> make_memory_store(io::Executor& executor, MemoryStoreOptions options) {
+    std::shared_ptr<MemoryDisk> disk = options.disk != nullptr ? options.disk : make_memory_disk();
     auto store = std::make_unique<detail::LocalStore>(
-        executor, std::make_unique<detail::MemoryEngine>(), "memory", options.faults, options.bugs);
+        executor, std::make_unique<detail::DiskEngine>(std::move(disk), executor, options.faults),
+        "memory", options.faults, options.bugs);
     store->set_commit_observer(std::move(options.on_commit));
-    // Opening an empty memory engine never suspends.
+    // Opening a memory engine never suspends (its reads complete at once).
     Status opened = io::run_synchronously(store->open());
     if (!opened.ok()) {
         return std::move(opened).error();
