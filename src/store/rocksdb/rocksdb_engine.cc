@@ -40,6 +40,26 @@ public:
                                                      std::string key) override {
         rocksdb::DB* db = db_;
         const rocksdb::Snapshot* snap = static_cast<RocksSnapshot&>(*snapshot).snapshot;
+        {
+            // Fast path, on the executor: a read that RocksDB may answer only from memory (the
+            // memtables and the block cache; kBlockCacheTier never touches the disk). Incomplete
+            // means it would have to read a file: then the blocking pool does it.
+            rocksdb::ReadOptions memory_only;
+            memory_only.snapshot = snap;
+            memory_only.verify_checksums = true;
+            memory_only.read_tier = rocksdb::kBlockCacheTier;
+            std::string value;
+            const rocksdb::Status s = db->Get(memory_only, key, &value);
+            if (s.ok()) {
+                co_return std::optional<std::string>(std::move(value));
+            }
+            if (s.IsNotFound()) {
+                co_return std::optional<std::string>();
+            }
+            if (!s.IsIncomplete()) {
+                co_return to_error(s, "rocksdb get");
+            }
+        }
         co_return co_await io::run_blocking(
             executor_, pool_, [db, snap, &key]() -> Result<std::optional<std::string>> {
                 rocksdb::ReadOptions options;
