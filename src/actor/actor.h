@@ -37,6 +37,7 @@
 #include "base/units.h"
 #include "io/channel.h"
 #include "io/executor.h"
+#include "io/gate.h"
 #include "io/task.h"
 #include "registry/registry.h"
 #include "store/store.h"
@@ -204,6 +205,7 @@ private:
     std::set<std::string> reminders_in_flight_;
     TurnObserver* observer_ = nullptr;
     Counters counters_;
+    io::Gate tasks_;  // background calls (reminder firings, re-deliveries): stop() waits for them
     io::CancellationSource stop_loops_;
     size_t loops_running_ = 0;
     std::shared_ptr<io::Channel<int>> loops_done_;

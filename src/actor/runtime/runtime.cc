@@ -49,7 +49,7 @@ std::string_view activation_state_name(ActivationState s) {
 
 Runtime::Runtime(io::Executor& executor, store::Store& store, registry::Registry& registry,
                  RuntimeOptions options)
-    : executor_(executor), store_(store), registry_(registry), options_(options) {}
+    : executor_(executor), store_(store), registry_(registry), options_(options), tasks_(executor) {}
 
 Runtime::~Runtime() {
     KELPIE_ASSERT_MSG(activations_.empty() && loops_running_ == 0,
@@ -91,6 +91,8 @@ io::Task<void> Runtime::stop() {
         std::shared_ptr<io::Channel<int>> ended = a->ended();
         (void)co_await ended->receive();
     }
+    // Reminder firings and re-deliveries still under way end now (their calls fail closed).
+    co_await tasks_.close();
     registry_.on_lease_lost(nullptr);
 }
 
@@ -182,13 +184,19 @@ io::Task<Result<std::string>> Runtime::send_and_wait(std::shared_ptr<Envelope> e
 }
 
 void Runtime::dispatch_leftover(std::shared_ptr<Envelope> envelope) {
-    auto redeliver = [](Runtime* self, std::shared_ptr<Envelope> e) -> io::Task<void> {
+    Result<io::Gate::Holder> held = tasks_.enter();
+    if (stopping_ || !held.ok()) {
+        envelope->answer(Error(ErrorCode::closed, "the actor runtime is stopping"));
+        return;
+    }
+    auto redeliver = [](Runtime* self, std::shared_ptr<Envelope> e,
+                        [[maybe_unused]] io::Gate::Holder holder) -> io::Task<void> {
         Status delivered = co_await self->deliver(e);
         if (!delivered.ok()) {
             e->answer(std::move(delivered).error());
         }
     };
-    io::spawn(executor_, redeliver(this, std::move(envelope)));
+    io::spawn(executor_, redeliver(this, std::move(envelope), std::move(*held)));
 }
 
 void Runtime::on_lease_lost() {
@@ -248,12 +256,16 @@ io::Task<void> Runtime::fire_due_reminders() {
         envelope->reminder = fire;
         envelope->reply = std::make_shared<io::Channel<Result<std::string>>>(executor_, 1);
         counters_.reminders_fired++;
-        auto fire_one = [](Runtime* self, std::shared_ptr<Envelope> e,
-                           std::string flight_key) -> io::Task<void> {
+        Result<io::Gate::Holder> held = tasks_.enter();
+        if (!held.ok()) {
+            co_return;  // stopping
+        }
+        auto fire_one = [](Runtime* self, std::shared_ptr<Envelope> e, std::string flight_key,
+                           [[maybe_unused]] io::Gate::Holder holder) -> io::Task<void> {
             (void)co_await self->send_and_wait(std::move(e));
             self->reminders_in_flight_.erase(flight_key);
         };
-        io::spawn(executor_, fire_one(this, std::move(envelope), flight));
+        io::spawn(executor_, fire_one(this, std::move(envelope), flight, std::move(*held)));
     }
 }
 
