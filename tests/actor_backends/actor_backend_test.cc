@@ -42,17 +42,7 @@ RuntimeOptions runtime_options() {
     return o;
 }
 
-class ActorBackends : public ::testing::TestWithParam<BackendParam> {
-protected:
-    void SetUp() override {
-        backend_ = GetParam().make();
-        if (backend_ == nullptr) {
-            GTEST_SKIP() << GetParam().name << " backend is not configured";
-        }
-    }
-    void run(io::Task<void> t) { backend_->run(std::move(t)); }
-    std::unique_ptr<Backend> backend_;
-};
+class ActorBackends : public store::testing::BackendTest {};
 
 io::Task<Status> fenced_write(Registry* r, store::Store* s, registry::ActorId actor, Claim claim) {
     auto t = s->begin();

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <gtest/gtest.h>
+
 #include "io/executor.h"
 #include "io/task.h"
 #include "store/memory_store.h"
@@ -41,5 +43,21 @@ struct BackendParam {
     std::function<std::unique_ptr<Backend>()> make;
 };
 inline void PrintTo(const BackendParam& p, std::ostream* out) { *out << p.name; }
+
+// A test parameterised by backend: makes it in SetUp (skipping the test when it is not configured)
+// and runs coroutine bodies on it.
+class BackendTest : public ::testing::TestWithParam<BackendParam> {
+protected:
+    void SetUp() override {
+        backend_ = GetParam().make();
+        if (backend_ == nullptr) {
+            GTEST_SKIP() << GetParam().name << " backend is not configured";
+        }
+    }
+    void run(io::Task<void> t) { backend_->run(std::move(t)); }
+    Store& store() { return backend_->store(); }
+    io::Executor& ex() { return backend_->executor(); }
+    std::unique_ptr<Backend> backend_;
+};
 
 }  // namespace kelpie::store::testing

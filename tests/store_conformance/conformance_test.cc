@@ -37,19 +37,7 @@ io::Task<Result<std::optional<std::string>>> read(Store& s, std::string key) {
     co_return r->has_value() ? std::optional<std::string>((*r)->value) : std::nullopt;
 }
 
-class Conformance : public ::testing::TestWithParam<BackendParam> {
-protected:
-    void SetUp() override {
-        backend_ = GetParam().make();
-        if (backend_ == nullptr) {
-            GTEST_SKIP() << GetParam().name << " backend is not configured";
-        }
-    }
-    void run(io::Task<void> t) { backend_->run(std::move(t)); }
-    Store& store() { return backend_->store(); }
-    io::Executor& ex() { return backend_->executor(); }
-    std::unique_ptr<Backend> backend_;
-};
+class Conformance : public BackendTest {};
 
 io::Task<void> read_your_writes(Store* s) {
     auto t = s->begin();
