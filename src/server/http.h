@@ -56,11 +56,29 @@ struct HttpRequest {
     std::optional<std::string> header(std::string_view name) const;
 };
 
+// Writes the body of a streamed response (HttpResponse::stream) while it is produced.
+class BodyWriter {
+public:
+    virtual ~BodyWriter() = default;
+    // Sends `data` at once, as one HTTP chunk (empty data sends nothing). Fails (io_error, closed)
+    // once the client has gone away: the producer should then stop.
+    virtual io::Task<Status> write(std::string data) = 0;
+};
+// Produces a streamed body. Coroutine rules apply: capture nothing by reference.
+using BodyProducer = std::function<io::Task<void>(BodyWriter&)>;
+
 struct HttpResponse {
     int status = 200;
     std::string content_type = "application/json";
     std::string body;
     std::vector<HttpHeader> headers;
+    // If set, the body is produced while it is sent (Server-Sent Events): the head goes out at
+    // once with `Transfer-Encoding: chunked`, then `stream` runs, each write() one chunk, and the
+    // body ends when it returns. `body` is then ignored. The connection stays usable afterwards
+    // unless the client went away.
+    BodyProducer stream;
+    // 200, `text/event-stream`, no caching: events written by `producer` ("data: ...\n\n").
+    static HttpResponse sse(BodyProducer producer);
 
     // {"detail": message} with the given status: the error shape of the Letta API.
     static HttpResponse error(int status, std::string_view message);

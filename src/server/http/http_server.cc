@@ -44,18 +44,24 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+// The status line and headers; then the whole body, unless the response is streamed (chunked).
 std::string serialize(const HttpResponse& response, bool keep_alive) {
     const auto status = static_cast<http::status>(response.status);
+    const bool streamed = static_cast<bool>(response.stream);
     std::string out;
-    out.reserve(256 + response.body.size());
+    out.reserve(256 + (streamed ? 0 : response.body.size()));
     out += "HTTP/1.1 ";
     out += std::to_string(response.status);
     out += ' ';
     out += std::string_view(http::obsolete_reason(status));
     out += "\r\nServer: kelpie\r\nContent-Type: ";
     out += response.content_type;
-    out += "\r\nContent-Length: ";
-    out += std::to_string(response.body.size());
+    if (streamed) {
+        out += "\r\nTransfer-Encoding: chunked";
+    } else {
+        out += "\r\nContent-Length: ";
+        out += std::to_string(response.body.size());
+    }
     out += keep_alive ? "\r\nConnection: keep-alive" : "\r\nConnection: close";
     for (const HttpHeader& h : response.headers) {
         out += "\r\n";
@@ -64,9 +70,53 @@ std::string serialize(const HttpResponse& response, bool keep_alive) {
         out += h.value;
     }
     out += "\r\n\r\n";
-    out += response.body;
+    if (!streamed) {
+        out += response.body;
+    }
     return out;
 }
+
+// Sends each write() as one chunk of a chunked body; remembers the first failure.
+class ChunkedWriter final : public BodyWriter {
+public:
+    explicit ChunkedWriter(io::Connection& connection) : connection_(connection) {}
+
+    io::Task<Status> write(std::string data) override {
+        if (failed_.has_value()) {
+            co_return *failed_;
+        }
+        if (data.empty()) {
+            co_return ok_status();  // an empty chunk would end the body
+        }
+        char size[32];
+        const int n = std::snprintf(size, sizeof(size), "%zx\r\n", data.size());
+        std::string frame(size, static_cast<size_t>(n));
+        frame += data;
+        frame += "\r\n";
+        co_return co_await send(std::move(frame));
+    }
+
+    // The last chunk: the body is complete.
+    io::Task<Status> finish() {
+        if (failed_.has_value()) {
+            co_return *failed_;
+        }
+        std::string last = "0\r\n\r\n";
+        co_return co_await send(std::move(last));
+    }
+
+private:
+    io::Task<Status> send(std::string frame) {
+        Status s = co_await connection_.write_all(frame);
+        if (!s.ok()) {
+            failed_ = s.error();
+        }
+        co_return s;
+    }
+
+    io::Connection& connection_;
+    std::optional<Error> failed_;
+};
 
 HttpResponse parse_error_response(const beast::error_code& ec) {
     if (ec == http::error::body_limit) {
@@ -116,6 +166,14 @@ HttpResponse HttpResponse::error(int status, std::string_view message) {
 
 HttpResponse HttpResponse::json(int status, std::string body) {
     return HttpResponse{.status = status, .body = std::move(body)};
+}
+
+HttpResponse HttpResponse::sse(BodyProducer producer) {
+    HttpResponse r;
+    r.content_type = "text/event-stream";
+    r.headers.push_back(HttpHeader{"Cache-Control", "no-cache"});
+    r.stream = std::move(producer);
+    return r;
 }
 
 HttpServer::HttpServer(io::Executor& executor, io::Network& network, HttpHandler handler)
@@ -259,6 +317,14 @@ io::Task<void> HttpServer::serve(std::unique_ptr<io::Connection> connection,
         Status written = co_await connection->write_all(bytes);
         if (!written.ok()) {
             co_return;
+        }
+        if (response.stream) {
+            ChunkedWriter writer(*connection);
+            co_await response.stream(writer);
+            Status finished = co_await writer.finish();
+            if (!finished.ok()) {
+                co_return;  // the client went away mid-stream
+            }
         }
     }
     (void)holder;

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "base/version.h"
+#include "io/channel.h"
 #include "io/combinators.h"
 #include "io/real_world.h"
 #include "server/server.h"
@@ -199,6 +200,129 @@ TEST(HttpServerStop, StopClosesIdleConnectionsAndFinishes) {
     };
     EXPECT_EQ(io::block_on(world, ex, body(&world.network(), *address, &server)), 0u);
     io::block_on(world, ex, store->close());
+}
+
+
+// Streamed responses (Server-Sent Events): the head and each event leave as they are written,
+// chunk-framed; the connection stays usable afterwards; a client that goes away mid-stream makes
+// the producer's next write fail, and the server carries on.
+struct StreamingTest : ::testing::Test {
+    io::RealWorld world;
+    io::Executor& ex = world.executor();
+    std::shared_ptr<io::Channel<int>> release = std::make_shared<io::Channel<int>>(ex, 1);
+    std::shared_ptr<int> failed_writes = std::make_shared<int>(0);
+    HttpServer server{ex, world.network(), [this](HttpRequest request) { return handle(request); }};
+    io::Address address;
+
+    io::Task<HttpResponse> handle(HttpRequest request) {
+        if (request.path == "/held") {  // one event, wait for the test, a second event
+            std::shared_ptr<io::Channel<int>> gate = release;
+            co_return HttpResponse::sse([gate](BodyWriter& w) -> io::Task<void> {
+                (void)co_await w.write("data: one\n\n");
+                (void)co_await gate->receive();
+                (void)co_await w.write("data: two\n\n");
+            });
+        }
+        if (request.path == "/endless") {  // an event every 10 ms until a write fails
+            io::Executor* e = &ex;
+            std::shared_ptr<int> failures = failed_writes;
+            co_return HttpResponse::sse([e, failures](BodyWriter& w) -> io::Task<void> {
+                for (int i = 0; i < 10'000; i++) {
+                    Status s = co_await w.write("data: tick\n\n");
+                    if (!s.ok()) {
+                        (*failures)++;
+                        co_return;
+                    }
+                    co_await e->sleep_for(Duration::ms(10));
+                }
+            });
+        }
+        co_return HttpResponse::json(200, "{\"plain\":true}");
+    }
+
+    void SetUp() override {
+        auto a = server.start(io::Address{"127.0.0.1", 0});
+        ASSERT_TRUE(a.ok()) << a.error().to_string();
+        address = *a;
+    }
+    void TearDown() override { io::block_on(world, ex, server.stop()); }
+};
+
+// Reads from `c` into `received` until it contains `needle` (or the peer closes).
+io::Task<bool> read_until(io::Connection* c, std::string* received, std::string needle) {
+    char buffer[4096];
+    while (received->find(needle) == std::string::npos) {
+        auto r = co_await c->read_some(buffer);
+        if (!r.ok() || *r == 0) {
+            co_return false;
+        }
+        received->append(buffer, *r);
+    }
+    co_return true;
+}
+
+TEST_F(StreamingTest, EventsLeaveAsTheyAreWrittenAndTheConnectionStaysUsable) {
+    auto body = [](io::Network* net, io::Address a,
+                   std::shared_ptr<io::Channel<int>> gate) -> io::Task<void> {
+        auto conn = co_await net->connect(a);
+        KELPIE_ASSERT(conn.ok());
+        std::string request = "GET /held HTTP/1.1\r\nHost: x\r\n\r\n";
+        KELPIE_ASSERT((co_await (*conn)->write_all(request)).ok());
+        std::string received;
+        // The first event arrives while the producer is still waiting: it was streamed.
+        EXPECT_TRUE(co_await read_until(conn->get(), &received, "data: one"));
+        EXPECT_NE(received.find("Transfer-Encoding: chunked"), std::string::npos);
+        EXPECT_NE(received.find("Content-Type: text/event-stream"), std::string::npos);
+        EXPECT_NE(received.find("Cache-Control: no-cache"), std::string::npos);
+        EXPECT_EQ(received.find("data: two"), std::string::npos);
+        EXPECT_NE(received.find("\r\n\r\nb\r\ndata: one\n\n\r\n"), std::string::npos) << received;
+        (void)gate->try_send(1);
+        EXPECT_TRUE(co_await read_until(conn->get(), &received, "0\r\n\r\n"));
+        EXPECT_NE(received.find("b\r\ndata: two\n\n\r\n0\r\n\r\n"), std::string::npos) << received;
+        // Same connection, next request: an ordinary response.
+        std::string next = "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n";
+        KELPIE_ASSERT((co_await (*conn)->write_all(next)).ok());
+        std::string second;
+        EXPECT_TRUE(co_await read_until(conn->get(), &second, "{\"plain\":true}"));
+        EXPECT_NE(second.find("Content-Length: 14"), std::string::npos) << second;
+    };
+    auto r = io::block_on(world, ex,
+                          io::with_timeout(ex, Duration::s(10),
+                                           body(&world.network(), address, release)));
+    EXPECT_TRUE(r.ok());
+}
+
+TEST_F(StreamingTest, ClientGoneMidStreamStopsTheProducerAndTheServerCarriesOn) {
+    auto body = [](io::Network* net, io::Address a) -> io::Task<void> {
+        auto conn = co_await net->connect(a);
+        KELPIE_ASSERT(conn.ok());
+        std::string request = "GET /endless HTTP/1.1\r\nHost: x\r\n\r\n";
+        KELPIE_ASSERT((co_await (*conn)->write_all(request)).ok());
+        std::string received;
+        EXPECT_TRUE(co_await read_until(conn->get(), &received, "data: tick"));
+        (*conn)->close();
+    };
+    auto r = io::block_on(world, ex, io::with_timeout(ex, Duration::s(10),
+                                                      body(&world.network(), address)));
+    ASSERT_TRUE(r.ok());
+    // Within a few ticks the producer's write fails and it stops.
+    auto wait = [](io::Executor* e, std::shared_ptr<int> failures) -> io::Task<void> {
+        for (int i = 0; i < 500 && *failures == 0; i++) {
+            co_await e->sleep_for(Duration::ms(10));
+        }
+    };
+    io::block_on(world, ex, wait(&ex, failed_writes));
+    EXPECT_EQ(*failed_writes, 1);
+    // Other clients are still served.
+    auto plain = [](io::Network* net, io::Address a) -> io::Task<bool> {
+        auto conn = co_await net->connect(a);
+        KELPIE_ASSERT(conn.ok());
+        std::string request = "GET /plain HTTP/1.1\r\nHost: x\r\n\r\n";
+        KELPIE_ASSERT((co_await (*conn)->write_all(request)).ok());
+        std::string received;
+        co_return co_await read_until(conn->get(), &received, "{\"plain\":true}");
+    };
+    EXPECT_TRUE(io::block_on(world, ex, plain(&world.network(), address)));
 }
 
 }  // namespace
