@@ -100,7 +100,51 @@ sim::SimClusterOptions options(size_t nodes, RuntimeBugs bugs = {}) {
     return o;
 }
 
+// Exercises the rest of Context. State: a log of steps.
+//   "two_steps_then_fail": appends "a", commits mid-turn, appends "b", then fails: "a" must stay.
+//   "effect": returns effect_key(3).   "bye": appends "bye" and asks to be deactivated.
+//   "tick_every(ms)": a periodic reminder calling "tick"; "stop_ticking": cancels it.
+class Stepper final : public Actor {
+public:
+    Status load(std::string_view state) override {
+        log_ = std::string(state);
+        return {};
+    }
+    std::string save() const override { return log_; }
+    io::Task<Result<std::string>> handle(Context& context, Invocation call) override {
+        if (call.method == "two_steps_then_fail") {
+            log_ += "a";
+            KELPIE_CO_TRY(co_await context.commit());
+            log_ += "b";
+            co_return Error(ErrorCode::invalid_argument, "the second step failed");
+        }
+        if (call.method == "effect") {
+            co_return context.effect_key(3);
+        }
+        if (call.method == "bye") {
+            log_ += "bye";
+            context.deactivate_after_turn();
+        }
+        if (call.method == "tick_every") {
+            const Duration period = Duration::ms(std::stoll(call.argument));
+            KELPIE_CO_TRY(context.set_reminder("ticker", context.executor().wall_now() + period,
+                                               Invocation("tick", ""), period));
+        }
+        if (call.method == "stop_ticking") {
+            KELPIE_CO_TRY(context.cancel_reminder("ticker"));
+        }
+        if (call.method == "tick") {
+            log_ += "t";
+        }
+        co_return log_;
+    }
+
+private:
+    std::string log_;
+};
+
 void register_types(sim::SimCluster& c) {
+    c.register_type("stepper", [] { return std::make_unique<Stepper>(); });
     c.register_type(std::string(Counter::type), [] { return std::make_unique<Counter>(); });
     c.register_type("sleeper", [] { return std::make_unique<Sleeper>(); });
     c.register_type("blob", [] { return std::make_unique<Blob>(); });
@@ -150,6 +194,83 @@ TEST(Actor, CounterStateSurvivesDeactivation) {
               ErrorCode::limit_exceeded);
     EXPECT_EQ(call(c, 0, counter_a, "get", "", "kelpie-reminder:1:x").code(),
               ErrorCode::invalid_argument);
+    c.stop_all();
+}
+
+TEST(Actor, RejectsOversizedNamesAndKeys) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    EXPECT_EQ(call(c, 0, counter_a, "get", "", std::string(idempotency_key_bytes_max + 1, 'k')).code(),
+              ErrorCode::limit_exceeded);
+    EXPECT_EQ(call(c, 0, ActorId("counter", std::string(registry::actor_name_bytes_max + 1, 'x')),
+                   "get").code(),
+              ErrorCode::limit_exceeded);
+    EXPECT_EQ(call(c, 0, counter_a, std::string(method_name_bytes_max + 1, 'm')).code(),
+              ErrorCode::invalid_argument);
+    EXPECT_EQ(call(c, 0, counter_a, "get", "", std::string(idempotency_key_bytes_max, 'k')).value(),
+              "0");
+    c.stop_all();
+}
+
+TEST(Actor, MidTurnCommitSurvivesALaterFailureOfTheTurn) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "s");
+    Result<std::string> failed = call(c, 0, s, "two_steps_then_fail");
+    EXPECT_EQ(failed.code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(call(c, 0, s, "log").value(), "a");  // "a" was committed, "b" rolled back
+    world.run_for(Duration::s(31));                 // idle: reload from the store
+    EXPECT_EQ(c.node(0).runtime->state_of(s), ActivationState::inactive);
+    EXPECT_EQ(call(c, 0, s, "log").value(), "a");
+    c.stop_all();
+}
+
+TEST(Actor, EffectKeysAreUniqueAcrossTurnsAndActivations) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "e");
+    const std::string first = call(c, 0, s, "effect").value();
+    const std::string second = call(c, 0, s, "effect").value();
+    EXPECT_EQ(first, "stepper/e/1/1/3");  // type/key/fencing token/turn/step
+    EXPECT_EQ(second, "stepper/e/1/2/3");
+    world.run_for(Duration::s(31));  // deactivate; the next activation has a new token
+    EXPECT_EQ(call(c, 0, s, "effect").value(), "stepper/e/2/1/3");
+    c.stop_all();
+}
+
+TEST(Actor, DeactivateAfterTurnDeactivatesOnceTheTurnCommitted) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "d");
+    EXPECT_EQ(call(c, 0, s, "bye").value(), "bye");
+    world.run_for(Duration::ms(100));
+    EXPECT_EQ(c.node(0).runtime->state_of(s), ActivationState::inactive);
+    EXPECT_EQ(call(c, 0, s, "log").value(), "bye");
+    EXPECT_EQ(c.node(0).runtime->counters().activations, 2u);
+    c.stop_all();
+}
+
+TEST(Actor, PeriodicReminderKeepsFiringUntilCancelled) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "r");
+    ASSERT_TRUE(call(c, 0, s, "tick_every", "5000").ok());
+    world.run_for(Duration::s(23));  // due at 5, 10, 15, 20 s (polled every second)
+    EXPECT_EQ(call(c, 0, s, "log").value(), "tttt");
+    ASSERT_TRUE(call(c, 0, s, "stop_ticking").ok());
+    world.run_for(Duration::s(30));
+    EXPECT_EQ(call(c, 0, s, "log").value(), "tttt");
+    EXPECT_EQ(c.node(0).runtime->counters().reminders_fired, 4u);
     c.stop_all();
 }
 
