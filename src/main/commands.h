@@ -18,6 +18,9 @@ struct ServeOptions {
     // "rocksdb" (embedded, under <data_dir>/store), "memory" (nothing kept: for trying things out)
     // or "etcd://host:port,host:port,..." (a cluster).
     std::string store = "rocksdb";
+    // This node's id in the cluster's registry. Empty: "local" with an embedded store (one process
+    // owns the data directory), a fresh random id with etcd. Ids must be unique among live nodes.
+    std::string node_id;
 };
 int run_serve(const ServeOptions& options);
 

@@ -48,6 +48,11 @@ int main(int argc, char** argv) {
                      "rocksdb (embedded, in the data dir), memory, or etcd://host:port,...")
         ->envname("KELPIE_STORE")
         ->capture_default_str();
+    serve_cmd
+        ->add_option("--node-id", serve.node_id,
+                     "This node's id in the registry (default: 'local' on an embedded store, a "
+                     "random one on etcd); unique among live nodes")
+        ->envname("KELPIE_NODE_ID");
 
     kelpie::cli::SimOptions sim;
     std::string seed_text = "1";

@@ -1,8 +1,10 @@
 #include <spdlog/spdlog.h>
 
+#include "actor/actor.h"
 #include "base/version.h"
 #include "io/real_world.h"
 #include "main/commands.h"
+#include "registry/registry.h"
 #include "server/server.h"
 #include "store/etcd_store.h"
 #include "store/memory_store.h"
@@ -12,14 +14,25 @@ namespace kelpie::cli {
 
 namespace {
 
-// Waits for SIGINT or SIGTERM, then stops the server gracefully, closes the store, and stops the
-// world.
-io::Task<void> stop_on_signal(io::RealWorld* world, server::Server* server, store::Store* store) {
+// Waits for SIGINT or SIGTERM, then stops the server gracefully, deactivates the actors, gives up
+// the node lease, closes the store, and stops the world.
+io::Task<void> stop_on_signal(io::RealWorld* world, server::Server* server,
+                              actor::Runtime* runtime, registry::Registry* registry,
+                              store::Store* store) {
     const std::string signal = co_await world->wait_for_shutdown_signal();
     spdlog::info("received {}, shutting down", signal);
     co_await server->stop();
+    co_await runtime->stop();
+    co_await registry->stop();
     co_await store->close();
     world->stop();
+}
+
+std::string default_node_id(const std::string& store_spec, io::Executor& executor) {
+    if (!store_spec.starts_with("etcd://")) {
+        return "local";  // the embedded store's lock makes this process its only user
+    }
+    return fmt::format("node-{:016x}", executor.random().next_u64());
 }
 
 // Opens the store named by --store. Returns it and a description for the start-up line.
@@ -71,18 +84,37 @@ int run_serve(const ServeOptions& options) {
         return 1;
     }
     std::unique_ptr<store::Store> store = std::move(opened).value();
+
+    // This process is a node of the actor runtime: it holds a node lease from here on.
+    registry::RegistryOptions node;
+    node.node_id = options.node_id.empty() ? default_node_id(options.store, world.executor())
+                                           : options.node_id;
+    registry::Registry registry(world.executor(), *store, node);
+    Status registered = io::block_on(world, world.executor(), registry.start());
+    if (!registered.ok()) {
+        spdlog::error("cannot register node '{}': {}", node.node_id, registered.error().to_string());
+        io::block_on(world, world.executor(), store->close());
+        return 1;
+    }
+    actor::Runtime runtime(world.executor(), *store, registry);
+    runtime.start();
+
     server::Server server(world.executor(), world.network(), *store);
     auto address = server.start(io::Address{options.host, options.port});
     if (!address.ok()) {
         spdlog::error("cannot listen on {}:{}: {}", options.host, options.port,
                       address.error().message);
+        io::block_on(world, world.executor(), runtime.stop());
+        io::block_on(world, world.executor(), registry.stop());
         io::block_on(world, world.executor(), store->close());
         return 1;
     }
-    spdlog::info("kelpie {} listening on http://{} with data in {} (store: {} at {})",
-                 version_string, address->to_string(), *data_dir, store->backend_name(), where);
+    spdlog::info("kelpie {} listening on http://{} with data in {} (store: {} at {}; node {})",
+                 version_string, address->to_string(), *data_dir, store->backend_name(), where,
+                 node.node_id);
 
-    io::spawn(world.executor(), stop_on_signal(&world, &server, store.get()));
+    io::spawn(world.executor(),
+              stop_on_signal(&world, &server, &runtime, &registry, store.get()));
     world.run();
     spdlog::info("stopped");
     return 0;
