@@ -73,6 +73,9 @@ std::string placement_key(const ActorId& actor) {
 bool is_placement_key(std::string_view key) { return placements().contains(key); }
 
 Result<ActorId> placement_actor(std::string_view key) {
+    if (!placements().contains(key)) {
+        return Error(ErrorCode::corruption, "not a placement key");
+    }
     KELPIE_TRY_ASSIGN(store::Tuple t, placements().unpack(key));
     if (t.size() != 2 || !std::holds_alternative<std::string>(t[0]) ||
         !std::holds_alternative<std::string>(t[1])) {

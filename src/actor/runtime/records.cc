@@ -93,6 +93,9 @@ std::string journal_gc_end(int64_t expires_ms_exclusive) {
 }
 
 Result<IndexedKey> decode_pending_key(std::string_view key) {
+    if (!actors().contains(key)) {
+        return corrupt("pending index key");
+    }
     Result<Tuple> t = actors().unpack(key);
     if (!t.ok() || t->size() != 4 || !is_text(*t, 0) || !is_text(*t, 1) || !is_text(*t, 2) ||
         text_at(*t, 2) != "p" || !is_text(*t, 3)) {
