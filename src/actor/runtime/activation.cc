@@ -255,7 +255,10 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
         TurnContext context(*this);
         Result<std::string> outcome = Error(ErrorCode::internal, "turn did not run");
         try {
-            outcome = co_await actor_->handle(context, e->call);
+            // A reference of its own: the instance lives until its handle() returns, whatever
+            // happens to actor_ meanwhile.
+            std::shared_ptr<Actor> instance = actor_;
+            outcome = co_await instance->handle(context, e->call);
         } catch (const io::Cancelled&) {
             throw;
         } catch (const std::exception& ex) {

@@ -80,7 +80,7 @@ private:
     Runtime& runtime_;
     ActorId id_;
     ActorFactory factory_;
-    std::unique_ptr<Actor> actor_;
+    std::shared_ptr<Actor> actor_;
     ActivationState state_ = ActivationState::activating;
     io::Channel<std::shared_ptr<Envelope>> mailbox_;
     std::shared_ptr<io::Channel<int>> ended_;

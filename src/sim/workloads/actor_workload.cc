@@ -236,6 +236,15 @@ ActorWorkload::ActorWorkload(io::SimWorld& world, ActorWorkloadOptions options)
     // (and come back) all the time.
     o.runtime.idle_timeout = Duration::ms(random.between(20, 5'000));
     think_max_ms_ = random.between(20, 3'000);
+    if (plan_.contains("call_loss")) {
+        call_loss_ = pct(5, 50);
+    }
+    if (plan_.contains("call_duplicate")) {
+        call_duplicate_ = pct(10, 200);
+    }
+    if (plan_.contains("call_delay")) {
+        call_delay_max_ = Duration::ms(random.between(1, 200));
+    }
     abandon_probability_ = pct(50, 500);
     o.runtime.journal_retention = Duration::minutes(30);
     o.runtime.bugs.idempotency_not_atomic = options_.bug == "idempotency_not_atomic";
@@ -304,19 +313,47 @@ io::Task<Result<std::string>> ActorWorkload::rpc(size_t node, registry::ActorId 
     if (!n.up) {
         co_return Error(ErrorCode::unavailable, "node is down");
     }
+    io::Random& random = clients_->random();
     auto box = std::make_shared<io::Channel<Result<std::string>>>(*clients_, 1);
-    auto call = [](actor::Runtime* rt, io::Executor* home, registry::ActorId a, std::string m,
-                   std::string arg, std::string k,
+    // One delivery of the call to the node: after `delay` in transit, the node runs it; its answer
+    // travels back unless `answer_lost`.
+    auto call = [](actor::Runtime* rt, io::Executor* node_ex, io::Executor* home, Duration delay,
+                   bool answer_lost, registry::ActorId a, std::string m, std::string arg,
+                   std::string k,
                    std::shared_ptr<io::Channel<Result<std::string>>> reply) -> io::Task<void> {
+        if (delay > Duration::zero()) {
+            co_await node_ex->sleep_for(delay);
+        }
         actor::Invocation invocation{std::move(m), std::move(arg)};
         actor::InvokeOptions options{std::move(k)};
         Result<std::string> r =
             co_await rt->invoke(std::move(a), std::move(invocation), std::move(options));
         co_await io::resume_on(*home);
-        (void)reply->try_send(std::move(r));
+        if (!answer_lost) {
+            (void)reply->try_send(std::move(r));
+        }
     };
-    io::spawn(*n.executor, call(n.runtime.get(), clients_, std::move(actor), std::move(method),
-                                std::move(argument), std::move(key), box));
+    const bool request_lost = call_loss_ > 0 && random.chance(call_loss_);
+    const int deliveries = request_lost ? 0 : (call_duplicate_ > 0 && random.chance(call_duplicate_) ? 2 : 1);
+    if (request_lost) {
+        fired_["call_loss"]++;
+    }
+    if (deliveries == 2) {
+        fired_["call_duplicate"]++;
+    }
+    for (int d = 0; d < deliveries; d++) {
+        Duration delay;
+        if (call_delay_max_ > Duration::zero()) {
+            delay = Duration::ns(random.between(0, call_delay_max_.to_ns()));
+            fired_["call_delay"]++;
+        }
+        const bool answer_lost = call_loss_ > 0 && random.chance(call_loss_);
+        if (answer_lost) {
+            fired_["call_loss"]++;
+        }
+        io::spawn(*n.executor, call(n.runtime.get(), n.executor, clients_, delay, answer_lost,
+                                    actor, method, argument, key, box));
+    }
     auto receive = [](std::shared_ptr<io::Channel<Result<std::string>>> b)
         -> io::Task<std::optional<Result<std::string>>> { co_return co_await b->receive(); };
     Result<std::optional<Result<std::string>>> got =

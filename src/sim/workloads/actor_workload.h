@@ -79,6 +79,11 @@ private:
     Duration lease_ttl_;
     int64_t think_max_ms_ = 1000;  // a client waits up to this long between calls
     double abandon_probability_ = 0.2;  // a client gives up on a call after one try
+    // Faults of the client -> node calls (each seed's own): lost requests or answers, duplicated
+    // deliveries (a retransmitting proxy), delays that reorder them.
+    double call_loss_ = 0;
+    double call_duplicate_ = 0;
+    Duration call_delay_max_;
     Instant store_restart_at_;          // while the store is down: when it comes back
     uint64_t disk_failures_seen_ = 0;
 };
