@@ -36,9 +36,9 @@ void BM_AsioPostRoundTrip(benchmark::State& state) {
 BENCHMARK(BM_AsioPostRoundTrip);
 
 // Ours: a coroutine that yields through the real executor; one iteration = one post + resume.
-void BM_ExecutorPostResume(benchmark::State& state) {
-    asio::io_context context(1);
-    io::real::RealExecutor ex(context, 1);
+// Starts a coroutine that yields forever on `ex`: each resume is one post + resume. The caller
+// destroys the returned handle when done.
+std::coroutine_handle<> start_yielder(io::Executor& ex) {
     auto yielder = [](io::Executor* e) -> io::Task<void> {
         for (;;) {
             co_await e->yield();
@@ -47,6 +47,13 @@ void BM_ExecutorPostResume(benchmark::State& state) {
     io::Task<void> task = yielder(&ex);
     auto handle = task.release();
     ex.post(handle);
+    return handle;
+}
+
+void BM_ExecutorPostResume(benchmark::State& state) {
+    asio::io_context context(1);
+    io::real::RealExecutor ex(context, 1);
+    std::coroutine_handle<> handle = start_yielder(ex);
     for (auto _ : state) {
         context.run_one();
     }
@@ -77,14 +84,7 @@ BENCHMARK(BM_TaskCreateAwait);
 void BM_SimEvents(benchmark::State& state) {
     io::SimWorld world(io::SimWorldOptions{.seed = 1});
     io::SimExecutor& ex = world.add_node();
-    auto yielder = [](io::Executor* e) -> io::Task<void> {
-        for (;;) {
-            co_await e->yield();
-        }
-    };
-    io::Task<void> task = yielder(&ex);
-    auto handle = task.release();
-    ex.post(handle);
+    std::coroutine_handle<> handle = start_yielder(ex);
     for (auto _ : state) {
         world.step();
     }

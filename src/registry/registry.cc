@@ -214,12 +214,11 @@ void Registry::on_expiry_timer(void* self) {
     auto* r = static_cast<Registry*>(self);
     r->expiry_timer_ = io::TimerId();
     if (!r->options_.bugs.lease_after_expiry && r->executor_.now() >= r->valid_until_) {
-        r->lost("the lease reckoning ran out without a renewal");
+        r->lost();  // the reckoning ran out without a renewal
     }
 }
 
-void Registry::lost(std::string_view why) {
-    (void)why;
+void Registry::lost() {
     if (lost_reported_) {
         return;
     }
@@ -251,7 +250,7 @@ io::Task<void> Registry::keepalive_loop() {
             arm_expiry_timer();
         } else if (r.code() == ErrorCode::lease_expired) {
             lease_ = store::LeaseId();
-            lost("the store says the node lease expired");
+            lost();  // the store says the lease expired
             (void)co_await register_node();
         } else if (r.code() == ErrorCode::closed) {
             co_return;

@@ -107,12 +107,10 @@ public:
     io::Task<void> stop();
 
     const std::string& node_id() const { return options_.node_id; }
-    const RegistryOptions& options() const { return options_; }
     // The current node lease (0 before start() or while re-registering).
     store::LeaseId lease() const { return lease_; }
     // True while the conservative reckoning says the lease is alive: accept turns only then.
     bool lease_valid() const;
-    Instant lease_valid_until() const { return valid_until_; }
     // How many leases this registry has held (1 after start(); +1 each time it re-registers).
     uint64_t incarnation() const { return incarnation_; }
 
@@ -138,7 +136,7 @@ public:
 private:
     io::Task<Status> register_node();
     io::Task<void> keepalive_loop();
-    void lost(std::string_view why);
+    void lost();
     void arm_expiry_timer();
     static void on_expiry_timer(void* self);
 

@@ -40,14 +40,12 @@ public:
 
     // Symmetric partition: nothing gets through either way.
     void set_partitioned(bool partitioned) { partitioned_ = partitioned; }
-    bool partitioned() const { return partitioned_; }
     // Asymmetric partition: requests reach the store (and take effect), answers never come back.
     void set_answers_cut(bool cut) { answers_cut_ = cut; }
     void set_faults(LinkFaults faults) { faults_ = faults; }
     // The store process the link reaches: another one after a store restart; null while the
     // store is down (calls fail with unavailable, as a refused connection).
     void set_inner(store::Store* inner) { inner_ = inner; }
-    store::Store* inner() const { return inner_; }
     const LinkCounters& counters() const { return counters_; }
 
     std::string_view backend_name() const override { return "memory"; }

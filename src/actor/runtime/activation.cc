@@ -29,13 +29,12 @@ public:
         if (period < Duration::zero() || (period > Duration::zero() && period < Duration::ms(1))) {
             return Error(ErrorCode::invalid_argument, "reminder period must be 0 or >= 1ms");
         }
-        a_.reminders_[name] = PendingReminder{ReminderRecord{due.unix_ms(), period.to_ms(),
-                                                             std::move(call)}};
+        a_.reminders_[name] = ReminderRecord{due.unix_ms(), period.to_ms(), std::move(call)};
         return {};
     }
     Status cancel_reminder(std::string name) override {
         KELPIE_TRY(check_reminder_name(name));
-        a_.reminders_[name] = PendingReminder{std::nullopt};
+        a_.reminders_[name] = std::nullopt;
         return {};
     }
     io::Task<Status> commit() override { return a_.commit_turn(nullptr, std::nullopt); }
@@ -365,16 +364,6 @@ Status write_completion(store::Transaction& t, const ActorId& id, const std::str
     return t.set(records::journal_gc_key(expires_ms, id, key), "");
 }
 
-bool names(const std::vector<std::pair<std::string, std::optional<ReminderRecord>>>& changes,
-           const std::string& name) {
-    for (const auto& change : changes) {
-        if (change.first == name) {
-            return true;
-        }
-    }
-    return false;
-}
-
 io::Task<Status> write_reminder(store::Transaction& t, ActorId id, std::string name,
                                 std::optional<ReminderRecord> next) {
     KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> old,
@@ -444,10 +433,7 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     const registry::Claim claim = claim_;
     const std::string record =
         records::encode_state(records::StateRecord{claim_.fencing_token, state});
-    std::vector<std::pair<std::string, std::optional<ReminderRecord>>> reminder_changes;
-    for (auto& [name, change] : reminders_) {
-        reminder_changes.emplace_back(name, change.record);
-    }
+    const std::map<std::string, std::optional<ReminderRecord>> reminder_changes = reminders_;
     const int64_t now_ms = runtime_.executor_.wall_now().unix_ms();
     const int64_t expires_ms = now_ms + runtime_.options_.journal_retention.to_ms();
     const std::string key = complete ? e->idempotency_key : std::string();
@@ -464,7 +450,7 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
             for (const auto& change : reminder_changes) {
                 KELPIE_CO_TRY(co_await write_reminder(t, id, change.first, change.second));
             }
-            if (fired.has_value() && !names(reminder_changes, fired->name)) {
+            if (fired.has_value() && !reminder_changes.contains(fired->name)) {
                 KELPIE_CO_TRY(co_await settle_fired_reminder(t, id, *fired, now_ms));
             }
             if (complete && !split) {

@@ -46,7 +46,6 @@ public:
     io::Channel<std::shared_ptr<Envelope>>& mailbox() { return mailbox_; }
     // Closed when the activation is Inactive: await receive() on it to wait for the end.
     std::shared_ptr<io::Channel<int>> ended() const { return ended_; }
-    uint64_t fencing_token() const { return claim_.fencing_token; }
 
     // The whole life of the activation; spawned by the runtime.
     io::Task<void> run(std::shared_ptr<Activation> self);
@@ -59,9 +58,6 @@ public:
 
 private:
     class TurnContext;
-    struct PendingReminder {
-        std::optional<records::ReminderRecord> record;  // nullopt: cancel
-    };
 
     io::Task<Status> activate();
     io::Task<void> replay_pending();
@@ -86,7 +82,8 @@ private:
     std::shared_ptr<io::Channel<int>> ended_;
     registry::Claim claim_;
     std::string committed_;  // the state bytes as last committed
-    std::map<std::string, PendingReminder> reminders_;  // changes of the current turn
+    // Reminder changes of the current turn, by name: the new reminder, or nullopt to cancel it.
+    std::map<std::string, std::optional<records::ReminderRecord>> reminders_;
     bool release_ = true;
     bool busy_ = false;
     bool deactivate_after_turn_ = false;

@@ -1,5 +1,7 @@
 #include "actor/runtime/records.h"
 
+#include <charconv>
+
 #include "store/tuple.h"
 
 namespace kelpie::actor::records {
@@ -109,8 +111,6 @@ Result<IndexedKey> decode_reminder_due_key(std::string_view key) {
 Result<IndexedKey> decode_journal_gc_key(std::string_view key) {
     return decode_timed(journal_gc(), key, "journal GC key");
 }
-
-bool is_state_key(std::string_view key) { return state_actor(key).ok(); }
 
 Result<ActorId> state_actor(std::string_view key) {
     if (!actors().contains(key)) {
@@ -224,11 +224,10 @@ std::optional<ReminderFire> parse_reminder_idempotency_key(std::string_view key)
         return std::nullopt;
     }
     int64_t due = 0;
-    for (char c : key.substr(0, colon)) {
-        if (c < '0' || c > '9' || due > (INT64_MAX - 9) / 10) {
-            return std::nullopt;
-        }
-        due = due * 10 + (c - '0');
+    const std::string_view digits = key.substr(0, colon);
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), due);
+    if (error != std::errc() || end != digits.data() + digits.size() || due < 0) {
+        return std::nullopt;
     }
     return ReminderFire{std::string(key.substr(colon + 1)), due};
 }

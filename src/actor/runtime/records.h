@@ -43,7 +43,6 @@ struct IndexedKey {
 Result<IndexedKey> decode_pending_key(std::string_view key);
 Result<IndexedKey> decode_reminder_due_key(std::string_view key);
 Result<IndexedKey> decode_journal_gc_key(std::string_view key);
-bool is_state_key(std::string_view key);
 Result<ActorId> state_actor(std::string_view key);
 
 struct StateRecord {
