@@ -60,6 +60,10 @@ inline constexpr Duration idle_timeout_default = Duration::minutes(15);
 inline constexpr Duration journal_retention_default = Duration::hours(24);
 inline constexpr Duration reminder_poll_interval_default = Duration::s(1);
 inline constexpr Duration journal_gc_interval_default = Duration::minutes(1);
+// How often a node looks for actors with journaled calls still pending (a node that crashed
+// mid-turn) and activates them so the calls finish without waiting for a new caller. Also once
+// at start.
+inline constexpr Duration recovery_sweep_interval_default = Duration::minutes(1);
 
 struct Invocation {  // not an aggregate: see ActorId
     Invocation() = default;
@@ -85,8 +89,14 @@ public:
     virtual Status set_reminder(std::string name, WallTime due, Invocation call,
                                 Duration period = Duration::zero()) = 0;
     virtual Status cancel_reminder(std::string name) = 0;
-    // Commits the state now (fenced), so that later steps of a long turn start from it. The end
-    // of the turn commits again if anything changed since.
+    // Stages a write of a record the actor keeps beside its state (an agent's messages, say): the
+    // next commit applies it in the same fenced transaction as the state, so the two never
+    // disagree; a failed turn discards what it staged. nullopt deletes the key. The key must not
+    // be in the actor layer's own subspaces (invalid_argument); the store's limits apply at commit.
+    // Records written this way are the actor's to read (store reads see what was committed).
+    virtual Status put(std::string key, std::optional<std::string> value) = 0;
+    // Commits the state and staged writes now (fenced), so that later steps of a long turn start
+    // from them. The end of the turn commits again if anything changed since.
     virtual io::Task<Status> commit() = 0;
     // Deactivate after this turn (its state is committed first).
     virtual void deactivate_after_turn() = 0;
@@ -129,6 +139,7 @@ struct RuntimeOptions {
     Duration journal_retention = journal_retention_default;
     Duration reminder_poll_interval = reminder_poll_interval_default;
     Duration journal_gc_interval = journal_gc_interval_default;
+    Duration recovery_sweep_interval = recovery_sweep_interval_default;
     RuntimeBugs bugs;
 };
 
@@ -180,6 +191,7 @@ public:
         uint64_t replayed = 0;               // pending entries run on activation
         uint64_t reminders_fired = 0;
         uint64_t journal_entries_collected = 0;
+        uint64_t recovered = 0;  // actors activated by the recovery sweep
     };
     const Counters& counters() const { return counters_; }
 
@@ -192,9 +204,11 @@ private:
     void dispatch_leftover(std::shared_ptr<Envelope> envelope);
     void remove(const ActorId& actor, const Activation* activation);
     void on_lease_lost();
-    io::Task<void> periodically(Duration interval, io::Task<void> (Runtime::*work)());
+    io::Task<void> periodically(Duration first, Duration interval,
+                                io::Task<void> (Runtime::*work)());
     io::Task<void> fire_due_reminders();
     io::Task<void> collect_journal();
+    io::Task<void> recover_pending();
 
     io::Executor& executor_;
     store::Store& store_;
@@ -212,6 +226,11 @@ private:
     bool started_ = false;
     bool stopping_ = false;
 };
+
+// The state bytes `actor` last committed (Actor::save()), read straight from the store without
+// activating it: nullopt for an actor that never committed. For read-only views of actors (an API
+// GET) that need not wait for a turn; the value may be older than a turn now running.
+io::Task<Result<std::optional<std::string>>> read_committed_state(store::Store& store, ActorId actor);
 
 // For the simulator's checkers, which watch the store from outside: if `key` is an actor's state
 // key, the actor and the fencing token of the activation that wrote `value`.

@@ -37,6 +37,14 @@ public:
         a_.reminders_[name] = std::nullopt;
         return {};
     }
+    Status put(std::string key, std::optional<std::string> value) override {
+        if (records::is_runtime_key(key)) {
+            return Error(ErrorCode::invalid_argument,
+                         "Context::put: the key is in the actor layer's own subspaces");
+        }
+        a_.writes_[std::move(key)] = std::move(value);
+        return {};
+    }
     io::Task<Status> commit() override { return a_.commit_turn(nullptr, std::nullopt); }
     void deactivate_after_turn() override { a_.deactivate_after_turn_ = true; }
 
@@ -232,6 +240,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
                                          state_);
     }
     reminders_.clear();
+    writes_.clear();
     bool done = false;
     if (actor_ == nullptr) {
         // Only a call that reached an activation which never loaded (the
@@ -265,6 +274,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
         }
         if (!outcome.ok()) {
             reminders_.clear();
+            writes_.clear();
             const Status rolled_back = rollback();
             if (rolled_back.ok() && !e->idempotency_key.empty()) {
                 // The error is the call's outcome: store it, so a retry gets the same answer.
@@ -282,6 +292,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
             const Status committed = co_await commit_turn(e, outcome);
             if (!committed.ok()) {
                 reminders_.clear();
+                writes_.clear();
                 (void)rollback();
                 after_failed_commit(committed.code());
                 e->answer(committed.error());
@@ -422,7 +433,8 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     const bool complete = e != nullptr && completion.has_value() && !e->idempotency_key.empty();
     const std::optional<records::ReminderFire> fired =
         (e != nullptr && completion.has_value()) ? e->reminder : std::nullopt;
-    if (!state_changed && reminders_.empty() && !complete && !fired.has_value()) {
+    if (!state_changed && reminders_.empty() && writes_.empty() && !complete &&
+        !fired.has_value()) {
         co_return ok_status();  // a read-only turn: nothing to commit
     }
     // BUG (switch idempotency_not_atomic): the outcome is recorded in a second transaction.
@@ -434,6 +446,7 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     const std::string record =
         records::encode_state(records::StateRecord{claim_.fencing_token, state});
     const std::map<std::string, std::optional<ReminderRecord>> reminder_changes = reminders_;
+    const std::map<std::string, std::optional<std::string>> writes = writes_;
     const int64_t now_ms = runtime_.executor_.wall_now().unix_ms();
     const int64_t expires_ms = now_ms + runtime_.options_.journal_retention.to_ms();
     const std::string key = complete ? e->idempotency_key : std::string();
@@ -450,6 +463,13 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
             for (const auto& change : reminder_changes) {
                 KELPIE_CO_TRY(co_await write_reminder(t, id, change.first, change.second));
             }
+            for (const auto& [write_key, value] : writes) {
+                if (value.has_value()) {
+                    KELPIE_CO_TRY(t.set(write_key, *value));
+                } else {
+                    KELPIE_CO_TRY(t.clear(write_key));
+                }
+            }
             if (fired.has_value() && !reminder_changes.contains(fired->name)) {
                 KELPIE_CO_TRY(co_await settle_fired_reminder(t, id, *fired, now_ms));
             }
@@ -465,6 +485,7 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     }
     committed_ = std::move(state);
     reminders_.clear();
+    writes_.clear();
     if (split) {
         store::TransactionBody<store::Revision> completion_body =
             [=](store::Transaction& t) -> io::Task<Result<store::Revision>> {

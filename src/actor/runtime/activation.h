@@ -84,6 +84,8 @@ private:
     std::string committed_;  // the state bytes as last committed
     // Reminder changes of the current turn, by name: the new reminder, or nullopt to cancel it.
     std::map<std::string, std::optional<records::ReminderRecord>> reminders_;
+    // Writes staged by Context::put since the last commit: key -> value, or nullopt to delete.
+    std::map<std::string, std::optional<std::string>> writes_;
     bool release_ = true;
     bool busy_ = false;
     bool deactivate_after_turn_ = false;

@@ -23,6 +23,10 @@ const Subspace& reminders_due() {
     static const Subspace s(Tuple().append("reminder_due"));
     return s;
 }
+const Subspace& pending_index() {
+    static const Subspace s(Tuple().append("actor_pending"));
+    return s;
+}
 const Subspace& journal_gc() {
     static const Subspace s(Tuple().append("journal_gc"));
     return s;
@@ -65,17 +69,22 @@ Result<IndexedKey> decode_timed(const Subspace& space, std::string_view key, std
 
 }  // namespace
 
+bool is_runtime_key(std::string_view key) {
+    return actors().contains(key) || pending_index().contains(key) ||
+           reminders_due().contains(key) || journal_gc().contains(key);
+}
+
 std::string state_key(const ActorId& a) { return actors().key(actor_tuple(a).append("s")); }
 std::string journal_key(const ActorId& a, std::string_view ikey) {
     return actors().key(actor_tuple(a).append("j").append(ikey));
 }
 std::string pending_key(const ActorId& a, std::string_view ikey) {
-    return actors().key(actor_tuple(a).append("p").append(ikey));
+    return pending_index().key(actor_tuple(a).append(ikey));
 }
-std::string pending_begin(const ActorId& a) {
-    return actors().key(actor_tuple(a).append("p"));
-}
+std::string pending_begin(const ActorId& a) { return pending_index().key(actor_tuple(a)); }
 std::string pending_end(const ActorId& a) { return store::prefix_end(pending_begin(a)); }
+std::string pending_all_begin() { return pending_index().range_begin(); }
+std::string pending_all_end() { return pending_index().range_end(); }
 std::string reminder_key(const ActorId& a, std::string_view name) {
     return actors().key(actor_tuple(a).append("r").append(name));
 }
@@ -95,15 +104,14 @@ std::string journal_gc_end(int64_t expires_ms_exclusive) {
 }
 
 Result<IndexedKey> decode_pending_key(std::string_view key) {
-    if (!actors().contains(key)) {
+    if (!pending_index().contains(key)) {
         return corrupt("pending index key");
     }
-    Result<Tuple> t = actors().unpack(key);
-    if (!t.ok() || t->size() != 4 || !is_text(*t, 0) || !is_text(*t, 1) || !is_text(*t, 2) ||
-        text_at(*t, 2) != "p" || !is_text(*t, 3)) {
+    Result<Tuple> t = pending_index().unpack(key);
+    if (!t.ok() || t->size() != 3 || !is_text(*t, 0) || !is_text(*t, 1) || !is_text(*t, 2)) {
         return corrupt("pending index key");
     }
-    return IndexedKey{0, ActorId{text_at(*t, 0), text_at(*t, 1)}, text_at(*t, 3)};
+    return IndexedKey{0, ActorId{text_at(*t, 0), text_at(*t, 1)}, text_at(*t, 2)};
 }
 Result<IndexedKey> decode_reminder_due_key(std::string_view key) {
     return decode_timed(reminders_due(), key, "reminder due key");
@@ -246,6 +254,16 @@ std::optional<StoredState> decode_stored_state(std::string_view key, std::string
         return std::nullopt;
     }
     return StoredState{std::move(*actor), r->fencing_token, std::move(r->bytes)};
+}
+
+io::Task<Result<std::optional<std::string>>> read_committed_state(store::Store& store, ActorId actor) {
+    auto t = store.begin();
+    KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> kv, co_await t->get(records::state_key(actor)));
+    if (!kv.has_value()) {
+        co_return std::optional<std::string>();
+    }
+    KELPIE_CO_TRY_ASSIGN(records::StateRecord r, records::decode_state(kv->value));
+    co_return std::optional<std::string>(std::move(r.bytes));
 }
 
 io::Task<Result<size_t>> count_pending(store::Store& store, ActorId actor) {

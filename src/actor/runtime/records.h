@@ -5,8 +5,9 @@
 //   ("actor", type, key, "s")              state         (1, fencing token, state bytes)
 //   ("actor", type, key, "j", ikey)        journal entry (1, status, method, argument, error code,
 //                                                         result, expires_ms)
-//   ("actor", type, key, "p", ikey)        pending index ""      (entries not yet completed)
 //   ("actor", type, key, "r", name)        reminder      (1, due_ms, period_ms, method, argument)
+//   ("actor_pending", type, key, ikey)     pending index ""      (entries not yet completed; one
+//                                          subspace for all actors, so recovery finds them)
 //   ("reminder_due", due_ms, type, key, name)   due index (1, method, argument)
 //   ("journal_gc", expires_ms, type, key, ikey) GC index  ""
 //
@@ -26,6 +27,8 @@ std::string journal_key(const ActorId& a, std::string_view idempotency_key);
 std::string pending_key(const ActorId& a, std::string_view idempotency_key);
 std::string pending_begin(const ActorId& a);
 std::string pending_end(const ActorId& a);
+std::string pending_all_begin();
+std::string pending_all_end();
 std::string reminder_key(const ActorId& a, std::string_view name);
 std::string reminder_due_key(int64_t due_ms, const ActorId& a, std::string_view name);
 std::string reminder_due_begin();
@@ -44,6 +47,8 @@ Result<IndexedKey> decode_pending_key(std::string_view key);
 Result<IndexedKey> decode_reminder_due_key(std::string_view key);
 Result<IndexedKey> decode_journal_gc_key(std::string_view key);
 Result<ActorId> state_actor(std::string_view key);
+// True for keys in the subspaces above (which Context::put may not write).
+bool is_runtime_key(std::string_view key);
 
 struct StateRecord {
     uint64_t fencing_token = 0;  // of the activation that wrote it

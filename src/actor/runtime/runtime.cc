@@ -11,6 +11,8 @@ namespace {
 // How many due reminders / expired journal entries one pass handles.
 constexpr size_t reminder_batch_max = 256;
 constexpr size_t journal_gc_batch_max = 256;
+// How many actors one recovery sweep activates at most (the rest wait for the next sweep).
+constexpr size_t recovery_sweep_actors_max = 1024;
 
 Status check_invocation(const Invocation& call, const InvokeOptions& options) {
     if (call.method.empty() || call.method.size() > method_name_bytes_max) {
@@ -67,10 +69,18 @@ void Runtime::start() {
     started_ = true;
     registry_.on_lease_lost([this] { on_lease_lost(); });
     loops_done_ = std::make_shared<io::Channel<int>>(executor_, 1);
-    loops_running_ = 2;
-    io::spawn(executor_, periodically(options_.reminder_poll_interval, &Runtime::fire_due_reminders),
+    loops_running_ = 3;
+    io::spawn(executor_,
+              periodically(options_.reminder_poll_interval, options_.reminder_poll_interval,
+                           &Runtime::fire_due_reminders),
               stop_loops_.token());
-    io::spawn(executor_, periodically(options_.journal_gc_interval, &Runtime::collect_journal),
+    io::spawn(executor_,
+              periodically(options_.journal_gc_interval, options_.journal_gc_interval,
+                           &Runtime::collect_journal),
+              stop_loops_.token());
+    io::spawn(executor_,
+              periodically(Duration::zero(), options_.recovery_sweep_interval,
+                           &Runtime::recover_pending),
               stop_loops_.token());
 }
 
@@ -209,8 +219,10 @@ void Runtime::on_lease_lost() {
 
 // Reminders ------------------------------------------------------------------------------------
 
-// Runs `work` every `interval` until the runtime stops (cancellation ends it at a sleep).
-io::Task<void> Runtime::periodically(Duration interval, io::Task<void> (Runtime::*work)()) {
+// Runs `work` after `first`, then every `interval`, until the runtime stops (cancellation ends it
+// at a sleep).
+io::Task<void> Runtime::periodically(Duration first, Duration interval,
+                                     io::Task<void> (Runtime::*work)()) {
     struct Done {
         Runtime* r;
         ~Done() {
@@ -219,9 +231,11 @@ io::Task<void> Runtime::periodically(Duration interval, io::Task<void> (Runtime:
             }
         }
     } done{this};
+    Duration wait = first;
     while (true) {
-        co_await executor_.sleep_for(interval);
+        co_await executor_.sleep_for(wait);
         co_await (this->*work)();
+        wait = interval;
     }
 }
 
@@ -266,6 +280,40 @@ io::Task<void> Runtime::fire_due_reminders() {
             self->reminders_in_flight_.erase(flight_key);
         };
         io::spawn(executor_, fire_one(this, std::move(envelope), flight, std::move(*held)));
+    }
+}
+
+// Recovery -------------------------------------------------------------------------------------------
+
+// Activates every actor that has journaled calls still pending and is not active here: its
+// activation replays them (Activation::replay_pending). A node that crashed mid-turn thus finishes
+// the turn after restarting even if no caller comes back. An actor owned by another node fails its
+// claim (not_owner) and is left alone.
+io::Task<void> Runtime::recover_pending() {
+    if (!registry_.lease_valid()) {
+        co_return;
+    }
+    std::string begin = records::pending_all_begin();
+    const std::string end = records::pending_all_end();
+    for (size_t found = 0; found < recovery_sweep_actors_max; found++) {
+        auto t = store_.begin();
+        Result<store::RangeResult> next =
+            co_await t->range(begin, end, store::RangeOptions{.limit = 1});
+        if (!next.ok() || next->pairs.empty() || stopping_) {
+            co_return;
+        }
+        Result<records::IndexedKey> key = records::decode_pending_key(next->pairs[0].key);
+        if (!key.ok()) {
+            co_return;
+        }
+        begin = records::pending_end(key->actor);  // the next actor
+        if (factories_.find(key->actor.type) == factories_.end() ||
+            activations_.find(key->actor) != activations_.end()) {
+            continue;
+        }
+        if (find_or_create(key->actor).ok()) {
+            counters_.recovered++;
+        }
     }
 }
 

@@ -11,6 +11,8 @@
 
 #include <gtest/gtest.h>
 
+#include "actor/runtime/records.h"
+
 #include "examples/counter/counter.h"
 #include "io/combinators.h"
 #include "sim/cluster.h"
@@ -142,6 +144,21 @@ public:
         if (call.method == "tick") {
             log_ += "t";
         }
+        if (call.method == "put" || call.method == "put_then_fail") {
+            log_ += "p";
+            KELPIE_CO_TRY(context.put("side/" + call.argument, std::optional<std::string>("v")));
+            if (call.method == "put_then_fail") {
+                co_return Error(ErrorCode::invalid_argument, "failed after staging a write");
+            }
+        }
+        if (call.method == "erase") {
+            KELPIE_CO_TRY(context.put("side/" + call.argument, std::nullopt));
+        }
+        if (call.method == "put_reserved") {
+            // The state key of another actor: the runtime's own subspace.
+            KELPIE_CO_TRY(context.put(records::state_key(ActorId("counter", "x")),
+                                      std::optional<std::string>("v")));
+        }
         co_return log_;
     }
 
@@ -232,6 +249,37 @@ TEST(Actor, MidTurnCommitSurvivesALaterFailureOfTheTurn) {
     world.run_for(Duration::s(31));                 // idle: reload from the store
     EXPECT_EQ(c.node(0).runtime->state_of(s), ActivationState::inactive);
     EXPECT_EQ(call(c, 0, s, "log").value(), "a");
+    c.stop_all();
+}
+
+// Reads one key from the cluster's store ("" if absent).
+std::string stored(sim::SimCluster& c, std::string key) {
+    return c.run(0, [](store::Store* st, std::string k) -> io::Task<std::string> {
+        auto t = st->begin();
+        Result<std::optional<store::KeyValue>> kv = co_await t->get(k);
+        co_return (kv.ok() && kv->has_value()) ? (*kv)->value : std::string();
+    }(&c.store(), std::move(key)));
+}
+
+TEST(Actor, StagedWritesCommitWithTheStateOrNotAtAll) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "w");
+    EXPECT_EQ(call(c, 0, s, "put", "one").value(), "p");
+    EXPECT_EQ(stored(c, "side/one"), "v");
+    // A failed turn discards both its state change and its staged write.
+    EXPECT_EQ(call(c, 0, s, "put_then_fail", "two").code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(stored(c, "side/two"), "");
+    EXPECT_EQ(call(c, 0, s, "log").value(), "p");
+    EXPECT_EQ(call(c, 0, s, "erase", "one").value(), "p");
+    EXPECT_EQ(stored(c, "side/one"), "");
+    EXPECT_EQ(call(c, 0, s, "put_reserved").code(), ErrorCode::invalid_argument);
+    Result<std::optional<std::string>> state =
+        c.run(0, read_committed_state(c.store(), s));
+    ASSERT_TRUE(state.ok());
+    EXPECT_EQ(state->value_or("none"), "p");
     c.stop_all();
 }
 
@@ -578,6 +626,35 @@ TEST(Actor, PendingEntriesAreReplayedOnActivation) {
 TEST(Actor, NoRecoveryBugLeavesPendingEntriesUnrun) {
     EXPECT_EQ(serve_after_a_crash_mid_turn(RuntimeBugs{.no_recovery = true}),
               (std::pair<std::string, uint64_t>{"0", 0}));
+}
+
+// Node 0 journals a 2 s call and crashes a second in; it restarts and nobody calls the actor again.
+// Returns (the actor's committed count, pending entries left) a minute later.
+std::pair<std::string, size_t> restart_without_callers(RuntimeBugs bugs) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 3});
+    sim::SimCluster c(world, options(1, bugs));
+    register_types(c);
+    EXPECT_TRUE(c.start_all().ok());
+    const ActorId s{"sleeper", "r"};
+    Result<std::string> first = Error(ErrorCode::internal, "not run");
+    start_call(c, 0, s, "sleep", "2000", "K", &first);
+    world.run_for(Duration::ms(1000));
+    c.crash(0);
+    world.run_for(Duration::s(5));  // the dead incarnation's lease expires
+    EXPECT_TRUE(c.start(0).ok());
+    world.run_for(Duration::s(10));
+    Result<std::optional<std::string>> state = c.run(0, read_committed_state(c.store(), s));
+    Result<size_t> pending = c.run(0, count_pending(c.store(), s));
+    std::pair<std::string, size_t> out{state.ok() ? state->value_or("none") : "error",
+                                       pending.value_or(99)};
+    c.stop_all();
+    return out;
+}
+
+TEST(Actor, RecoverySweepFinishesACrashedTurnWithoutACaller) {
+    EXPECT_EQ(restart_without_callers({}), (std::pair<std::string, size_t>{"1", 0}));
+    EXPECT_EQ(restart_without_callers(RuntimeBugs{.no_recovery = true}),
+              (std::pair<std::string, size_t>{"none", 1}));
 }
 
 TEST(Actor, CompletedJournalEntriesAreCollectedAfterRetention) {
