@@ -19,7 +19,10 @@
 // - Durable invocations. A call with an idempotency key is journaled (entry + key index, one
 //   transaction) before it runs, and its result is stored atomically with the state change: a
 //   duplicate key returns the stored result and never runs twice, across crashes and retries.
-//   Entries still pending when an activation starts (a crash mid-turn) are run first. Completed
+//   Entries still pending when an activation starts (a crash mid-turn) are run first. A turn that
+//   fails with an error of the store, the lease or the runtime (unavailable, unknown_result,
+//   conflict, fenced, not_owner, lease_expired, closed: a mid-turn commit that failed, say) has no
+//   outcome yet: its entry stays pending and the activation ends, so that it runs again. Completed
 //   entries are deleted after journal_retention, found through an index ordered by expiry.
 // - Reminders. Context::set_reminder schedules a durable call of a method at a wall-clock time; it
 //   fires (at least once, taking effect once: it is a durable invocation) even after restarts.

@@ -20,6 +20,7 @@ std::string_view error_code_name(ErrorCode code) {
         case ErrorCode::io_error: return "io_error";
         case ErrorCode::corruption: return "corruption";
         case ErrorCode::internal: return "internal";
+        case ErrorCode::failed_precondition: return "failed_precondition";
     }
     KELPIE_UNREACHABLE();
 }

@@ -32,6 +32,10 @@ enum class ErrorCode {
     io_error,          // The operating system reported an error (disk, socket).
     corruption,        // Stored or received bytes failed validation.
     internal,          // A bug or an unexpected state; see the message.
+    // The object is not in a state that allows the operation now (an agent waiting for a tool
+    // approval, a conversation busy with another request): HTTP 409. (Last: stored codes keep
+    // their numbers.)
+    failed_precondition,
 };
 
 // A short stable name for logs and wire formats, e.g. "not_found".

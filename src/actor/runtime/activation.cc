@@ -276,7 +276,13 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
             reminders_.clear();
             writes_.clear();
             const Status rolled_back = rollback();
-            if (rolled_back.ok() && !e->idempotency_key.empty()) {
+            if (infrastructure_error(outcome.code())) {
+                // The store or the lease failed under the turn (a mid-turn commit, say): that is
+                // not the call's outcome. Its journal entry stays pending, and this activation
+                // ends so that the next one runs the entry again (recovery).
+                after_failed_commit(outcome.code());
+                begin_deactivation();
+            } else if (rolled_back.ok() && !e->idempotency_key.empty()) {
                 // The error is the call's outcome: store it, so a retry gets the same answer.
                 const Status recorded = co_await commit_turn(e, outcome);
                 if (!recorded.ok()) {
@@ -295,6 +301,11 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
                 writes_.clear();
                 (void)rollback();
                 after_failed_commit(committed.code());
+                if (!e->idempotency_key.empty()) {
+                    // Its journal entry is still pending: end this activation so that the next
+                    // one runs it (recovery), even if the caller never retries.
+                    begin_deactivation();
+                }
                 e->answer(committed.error());
             } else {
                 e->answer(std::move(outcome));
@@ -303,6 +314,21 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
     }
     last_activity_ = runtime_.executor_.now();
     busy_ = false;
+}
+
+bool Activation::infrastructure_error(ErrorCode code) {
+    switch (code) {
+        case ErrorCode::unavailable:
+        case ErrorCode::unknown_result:
+        case ErrorCode::conflict:
+        case ErrorCode::fenced:
+        case ErrorCode::not_owner:
+        case ErrorCode::lease_expired:
+        case ErrorCode::closed:
+            return true;
+        default:
+            return false;
+    }
 }
 
 Status Activation::rollback() {

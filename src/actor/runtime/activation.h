@@ -69,6 +69,9 @@ private:
     io::Task<Status> commit_turn(std::shared_ptr<Envelope> e, std::optional<Result<std::string>> completion);
     io::Task<Status> record_outcome(std::shared_ptr<Envelope> e, Result<std::string> outcome);
     Status rollback();
+    // Errors of the store, the lease or the runtime (not of the actor's logic): a turn failing
+    // with one is not recorded as the call's outcome.
+    static bool infrastructure_error(ErrorCode code);
     void after_failed_commit(ErrorCode code);
     io::Task<void> idle_watch(std::shared_ptr<Activation> self);
     io::Task<void> fail_queued(Error error);

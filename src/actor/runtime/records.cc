@@ -164,7 +164,7 @@ Result<JournalEntry> decode_journal(std::string_view bytes) {
     KELPIE_TRY_ASSIGN(Tuple t, unpack_record(bytes, 7, "journal entry"));
     if (!is_int(t, 1) || int_at(t, 1) < 0 || int_at(t, 1) > 1 || !is_text(t, 2) ||
         !is_bytes(t, 3) || !is_int(t, 4) || int_at(t, 4) < -1 ||
-        int_at(t, 4) > static_cast<int64_t>(ErrorCode::internal) || !is_bytes(t, 5) ||
+        int_at(t, 4) > static_cast<int64_t>(ErrorCode::failed_precondition) || !is_bytes(t, 5) ||
         !is_int(t, 6)) {
         return corrupt("journal entry");
     }
