@@ -21,6 +21,13 @@ struct ServeOptions {
     // This node's id in the cluster's registry. Empty: "local" with an embedded store (one process
     // owns the data directory), a fresh random id with etcd. Ids must be unique among live nodes.
     std::string node_id;
+    // LLM providers. A provider is configured when its base URL or key is given; the base URL
+    // defaults to the vendor's own.
+    std::string openai_base_url;
+    std::string openai_api_key;
+    std::string anthropic_base_url;
+    std::string anthropic_api_key;
+    std::string default_model = "openai/gpt-4o-mini";
 };
 int run_serve(const ServeOptions& options);
 

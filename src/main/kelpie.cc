@@ -53,6 +53,24 @@ int main(int argc, char** argv) {
                      "This node's id in the registry (default: 'local' on an embedded store, a "
                      "random one on etcd); unique among live nodes")
         ->envname("KELPIE_NODE_ID");
+    serve_cmd
+        ->add_option("--openai-base-url", serve.openai_base_url,
+                     "OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama): the URL before "
+                     "/chat/completions, e.g. http://127.0.0.1:11434/v1")
+        ->envname("OPENAI_BASE_URL");
+    serve_cmd->add_option("--openai-api-key", serve.openai_api_key, "Key for the OpenAI-compatible endpoint")
+        ->envname("OPENAI_API_KEY");
+    serve_cmd
+        ->add_option("--anthropic-base-url", serve.anthropic_base_url,
+                     "Anthropic endpoint: the URL before /v1/messages")
+        ->envname("ANTHROPIC_BASE_URL");
+    serve_cmd->add_option("--anthropic-api-key", serve.anthropic_api_key, "Key for Anthropic")
+        ->envname("ANTHROPIC_API_KEY");
+    serve_cmd
+        ->add_option("--default-model", serve.default_model,
+                     "Model handle for agents created without one (and for letta/auto)")
+        ->envname("KELPIE_DEFAULT_MODEL")
+        ->capture_default_str();
 
     kelpie::cli::SimOptions sim;
     std::string seed_text = "1";

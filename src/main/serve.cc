@@ -1,6 +1,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actor/actor.h"
+#include "agent/agent.h"
+#include "llm/llm.h"
 #include "base/version.h"
 #include "io/real_world.h"
 #include "main/commands.h"
@@ -26,6 +28,42 @@ io::Task<void> stop_on_signal(io::RealWorld* world, server::Server* server,
     co_await registry->stop();
     co_await store->close();
     world->stop();
+}
+
+// The providers named by the options; a provider that cannot be set up is reported and left out.
+void add_providers(const ServeOptions& options, io::RealWorld& world, llm::Providers& providers) {
+    if (!options.openai_base_url.empty() || !options.openai_api_key.empty()) {
+        llm::ProviderConfig config;
+        config.base_url = options.openai_base_url.empty() ? "https://api.openai.com/v1"
+                                                          : options.openai_base_url;
+        config.api_key = options.openai_api_key;
+        auto p = llm::make_openai_provider(world.executor(), world.network(), config);
+        if (p.ok()) {
+            providers.add(std::move(*p));
+            spdlog::info("LLM provider openai at {}", config.base_url);
+        } else {
+            spdlog::warn("LLM provider openai at {} not available: {}", config.base_url,
+                         p.error().message);
+        }
+    }
+    if (!options.anthropic_base_url.empty() || !options.anthropic_api_key.empty()) {
+        llm::ProviderConfig config;
+        config.base_url = options.anthropic_base_url.empty() ? "https://api.anthropic.com"
+                                                             : options.anthropic_base_url;
+        config.api_key = options.anthropic_api_key;
+        auto p = llm::make_anthropic_provider(world.executor(), world.network(), config);
+        if (p.ok()) {
+            providers.add(std::move(*p));
+            spdlog::info("LLM provider anthropic at {}", config.base_url);
+        } else {
+            spdlog::warn("LLM provider anthropic at {} not available: {}", config.base_url,
+                         p.error().message);
+        }
+    }
+    if (providers.names().empty()) {
+        spdlog::warn("no LLM provider configured: set OPENAI_BASE_URL / OPENAI_API_KEY (or the "
+                     "Anthropic ones); agents answer with stop_reason llm_api_error until then");
+    }
 }
 
 std::string default_node_id(const std::string& store_spec, io::Executor& executor) {
@@ -96,10 +134,16 @@ int run_serve(const ServeOptions& options) {
         io::block_on(world, world.executor(), store->close());
         return 1;
     }
+    llm::Providers providers;
+    add_providers(options, world, providers);
     actor::Runtime runtime(world.executor(), *store, registry);
+    agent::ServiceOptions agent_options;
+    agent_options.default_model = options.default_model;
+    agent::AgentService agents(world.executor(), *store, runtime, providers, agent_options);
+    agents.register_actor_types();
     runtime.start();
 
-    server::Server server(world.executor(), world.network(), *store);
+    server::Server server(world.executor(), world.network(), *store, &agents);
     auto address = server.start(io::Address{options.host, options.port});
     if (!address.ok()) {
         spdlog::error("cannot listen on {}:{}: {}", options.host, options.port,

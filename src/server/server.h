@@ -1,15 +1,27 @@
 #pragma once
 
-// The Kelpie API server: the Letta-compatible REST API over HttpServer. So far it answers the
-// health check; the Letta resources arrive with the agent server.
+// The Kelpie API server: the Letta-compatible REST API (with SSE streaming) over HttpServer.
+// Routing, query strings, JSON bodies, status codes and the SSE framing live here; the data model
+// and the agent loop live in agent/ (AgentService).
 //
-//   GET /v1/health, /v1/health/   200 {"status":"ok","version":"<kelpie version>",
-//                                      "store":"<backend: rocksdb | etcd | memory>"}
-//   anything else                 404 {"detail":"Not Found: <path>"} (405 for a known path with
-//                                 another method)
+// Conventions (research: letta-api.md §1, §10):
+//   - every path is accepted with and without a trailing slash, with and without /v1 for health;
+//   - errors are {"detail": "..."}: 422 for a malformed body, id or query (bad JSON, wrong types,
+//     invalid UTF-8), 404 for an unknown id, 409 when the agent waits for an approval, 413 for an
+//     oversized body, 503 when the store or runtime is unavailable; 409 and 5xx answers to POSTs
+//     carry `x-should-retry: false` (the Letta SDK would otherwise resend a non-idempotent call);
+//   - lists are bare JSON arrays; `after`/`before`/`limit`/`order` as Letta defines them;
+//   - SSE: `data: <json>\n\n` per message, then stop_reason, usage_statistics and `data: [DONE]`;
+//     a failure after the stream started ends with stop_reason, `event: error` + error_message,
+//     `[DONE]`; with include_pings, a ping when nothing was sent for sse_ping_interval;
+//   - `Idempotency-Key` on POST /agents and message sends: the same key gives the stored answer,
+//     across restarts (the agent actor's durable invocation journal).
+//
+//   GET /v1/health, /health       200 {"status":"ok","version":"<kelpie version>","store":"<backend>"}
 
 #include <memory>
 
+#include "agent/agent.h"
 #include "io/executor.h"
 #include "io/network.h"
 #include "server/http.h"
@@ -17,10 +29,14 @@
 
 namespace kelpie::server {
 
+// With include_pings, a ping goes out when a stream has been silent this long.
+inline constexpr Duration sse_ping_interval = Duration::s(15);
+
 class Server {
 public:
-    // `store` must outlive the server.
-    Server(io::Executor& executor, io::Network& network, store::Store& store);
+    // `store` and `agents` must outlive the server; `agents` null serves health only.
+    Server(io::Executor& executor, io::Network& network, store::Store& store,
+           agent::AgentService* agents = nullptr);
 
     // Starts listening; returns the bound address.
     Result<io::Address> start(const io::Address& address);
@@ -31,7 +47,9 @@ public:
     io::Task<HttpResponse> handle(HttpRequest request);
 
 private:
+    io::Executor& executor_;
     store::Store& store_;
+    agent::AgentService* agents_;
     HttpServer http_;
 };
 

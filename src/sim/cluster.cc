@@ -147,6 +147,16 @@ void SimCluster::crash(size_t i) {
     for (const auto& [type, factory] : types_) {
         nodes_[i].runtime->register_type(type, factory);
     }
+    for (const NodeHook& hook : hooks_) {
+        hook(i, nodes_[i]);
+    }
+}
+
+void SimCluster::on_node_objects(NodeHook hook) {
+    for (size_t i = 0; i < nodes_.size(); i++) {
+        hook(i, nodes_[i]);
+    }
+    hooks_.push_back(std::move(hook));
 }
 
 }  // namespace kelpie::sim

@@ -48,6 +48,11 @@ public:
 
     // Every node's runtime gets these types (before start()).
     void register_type(std::string type, actor::ActorFactory factory);
+    // Runs `hook` for every node's objects now and for each incarnation made by crash(), before
+    // its runtime starts: for layers built on a node's runtime (an agent service per node, say).
+    // What the hook builds on a crashed incarnation must never be destroyed (see graveyard_).
+    using NodeHook = std::function<void(size_t index, Node& node)>;
+    void on_node_objects(NodeHook hook);
 
     // Starts node i (registry, then runtime), running the world until it is up. Returns the
     // registry's status (the runtime starts only if it is ok).
@@ -84,6 +89,7 @@ private:
     std::unique_ptr<store::Store> store_;
     std::vector<Node> nodes_;
     std::vector<std::pair<std::string, actor::ActorFactory>> types_;
+    std::vector<NodeHook> hooks_;
     // Objects of crashed incarnations: never destroyed (their suspended tasks still point at them
     // and will never run again), like the memory of a killed process.
     std::vector<Node> graveyard_;

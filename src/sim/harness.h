@@ -27,6 +27,10 @@
 //   acked_write_lost    every acknowledged call is in every later committed state;
 // and after the faults stop (liveness): every client's call is acknowledged, every actor is
 // served, no journaled call is left pending (pending_not_replayed), the final states are complete.
+// and the `agents` workload (sim/workloads/agent_workload.h): agent services with a simulated model
+// (faults llm_error, llm_rate_limit, llm_timeout, llm_malformed; node crashes; link faults),
+// checking tool_call_unpaired on every commit, and acked_message_lost, message_duplicated,
+// pending_not_replayed and liveness at the end.
 
 #include <cstdint>
 #include <optional>
@@ -85,6 +89,7 @@ struct SimRunResult {
     uint64_t store_commits = 0; // bank transactions committed
     uint64_t actor_calls_acked = 0;  // actor invocations acknowledged to their clients
     uint64_t actor_turns = 0;
+    uint64_t agent_messages_acked = 0;  // agent messages acknowledged to their clients
     // How often each fault kind fired (kinds the run may inject; 0 if its plan left it out).
     std::vector<std::pair<std::string, uint64_t>> faults;
 

@@ -20,6 +20,7 @@
 #include "sim/bank_workload.h"
 #include "sim/harness.h"
 #include "sim/workloads/actor_workload.h"
+#include "sim/workloads/agent_workload.h"
 #include "store/memory_store.h"
 
 namespace kelpie::sim {
@@ -196,6 +197,8 @@ std::vector<std::pair<std::string, std::string>> bug_names() {
         {"no_recovery", "pending journal entries are not replayed on activation"},
         {"invoke_races_deactivation", "a call that arrives during deactivation runs on the "
                                       "deactivating instance"},
+        {"agent_call_without_return",
+         "an agent step commits the model's tool call before the tool's return"},
         {"early_ack", "the caller is told ok before the turn's commit is durable"},
     };
 }
@@ -221,6 +224,10 @@ std::vector<std::pair<std::string, std::string>> fault_kinds() {
         {"early_lease_expiry", "the store expires a lease before its TTL"},
         {"store_crash", "the store process dies (its disk survives) and restarts later"},
         {"disk_failure", "a store disk write fails: the store refuses commits and is restarted"},
+        {"llm_error", "the agents' model fails a call (HTTP 5xx after the retries)"},
+        {"llm_rate_limit", "the agents' model answers 429 (rate limit) after the retries"},
+        {"llm_timeout", "the agents' model does not answer within the call's timeout"},
+        {"llm_malformed", "the agents' model makes a tool call whose arguments are not JSON"},
     };
 }
 
@@ -304,12 +311,16 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     const Instant faults_end = world.now() + options.duration;
     const Instant horizon = faults_end + liveness_bound;
     actors.start(faults_end, horizon);
+    // The agents workload: agent services with a simulated model on their own cluster.
+    AgentWorkload agents(world, AgentWorkloadOptions{.nodes = options.nodes, .bug = options.bug, .faults = options.faults});
+    agents.start(faults_end, horizon);
 
     // The fault phase. Occasionally a mailbox node's clock jumps forward too.
     uint64_t mailbox_clock_jumps = 0;
     while (world.now() < faults_end) {
         world.run_for(Duration::s(1));
         actors.tick();
+        agents.tick();
         if (options.faults.contains("clock_jump") && world.random().chance(0.02)) {
             const auto n = static_cast<uint32_t>(world.random().below(options.nodes));
             nodes[n].executor->advance_clock(Duration::ms(world.random().between(1, 2000)));
@@ -318,8 +329,9 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     }
     // The liveness phase: everything healed; all work must finish within liveness_bound.
     actors.heal();
-    while (world.now() < horizon &&
-           (finished < options.nodes || !bank_done || !actors.clients_done())) {
+    agents.heal();
+    while (world.now() < horizon && (finished < options.nodes || !bank_done ||
+                                     !actors.clients_done() || !agents.clients_done())) {
         world.run_for(Duration::s(1));
     }
     if (finished < options.nodes) {
@@ -350,6 +362,17 @@ SimRunResult run_simulation(const SimRunOptions& options) {
         (!checker.first().has_value() || actors.violation()->at < checker.first()->at)) {
         checker.replace(*actors.violation());
     }
+    if (!agents.clients_done()) {
+        checker.violation("not_live", "agent clients still have unacknowledged messages " +
+                                          liveness_bound.to_string() + " after the faults stopped");
+    } else {
+        agents.finish(Duration::s(30));
+    }
+    agents.stop();
+    if (agents.violation().has_value() &&
+        (!checker.first().has_value() || agents.violation()->at < checker.first()->at)) {
+        checker.replace(*agents.violation());
+    }
 
     SimRunResult result;
     result.seed = options.seed;
@@ -362,7 +385,11 @@ SimRunResult run_simulation(const SimRunOptions& options) {
     result.store_commits = bank.commits();
     result.actor_calls_acked = actors.acknowledged();
     result.actor_turns = actors.turns();
+    result.agent_messages_acked = agents.acknowledged();
     result.faults = actors.fault_counts();
+    for (const auto& kind_count : agents.fault_counts()) {
+        result.faults.push_back(kind_count);
+    }
     for (auto& [kind, count] : result.faults) {
         if (kind == "clock_jump") {
             count += mailbox_clock_jumps;

@@ -1,0 +1,94 @@
+#pragma once
+
+// Private: the agent actor — one agent's settings, memory and history, and its loop.
+//
+// Methods (argument and result are JSON text):
+//   create(agent)          first turn of a new agent: settings, blocks, the system message
+//   update(patch)          settings; returns the AgentState
+//   update_block(label, patch), attach_block(id), detach_block(id), attach_tool(name),
+//   detach_tool(name), reset(add_default_initial_messages), delete()
+//   send(request)          the agent loop for one run (a durable invocation keyed by the run id)
+//
+// State (Actor::save): {"agent": settings, "next_seq", "context_start", "pending_approval",
+// "runs": runs in progress, "deleted"}. Messages, blocks, runs and indexes are records beside it
+// (model/records.h), written with Context::put so each commit carries them with the state.
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "actor/actor.h"
+#include "agent/agent.h"
+#include "agent/loop/tools.h"
+#include "llm/llm.h"
+
+namespace kelpie::agent::loop {
+
+// What every agent actor of a node shares with the service.
+struct Shared {
+    Shared(io::Executor& e, store::Store& s, llm::Providers& p, ServiceOptions o)
+        : executor(e), store(s), providers(p), options(std::move(o)) {}
+    io::Executor& executor;
+    store::Store& store;
+    llm::Providers& providers;
+    ServiceOptions options;
+    std::map<std::string, std::shared_ptr<RunStream>> streams;  // live streams by run id
+    std::set<std::string> cancel_requested;                      // run ids
+    std::map<std::string, std::string> active_runs;              // run id -> agent id, running here
+    AgentService::Counters counters;
+};
+
+// Letta's AgentState for stored settings and the agent's blocks.
+json::object render_agent(const json::object& agent, const std::vector<json::object>& blocks,
+                          const json::object* pending_approval);
+// The model handle an agent uses, resolved against the defaults.
+std::string effective_model(const json::object& agent, const ServiceOptions& options);
+
+class AgentActor final : public actor::Actor {
+public:
+    explicit AgentActor(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+
+    Status load(std::string_view state) override;
+    std::string save() const override;
+    io::Task<Result<std::string>> handle(actor::Context& context, actor::Invocation call) override;
+
+private:
+    struct Turn;
+    io::Task<Result<std::string>> create(actor::Context& context, json::object request);
+    io::Task<Result<std::string>> send(actor::Context& context, json::object request);
+    io::Task<Status> load_blocks();
+    io::Task<Status> load_history();
+    Result<json::object> apply_update(const json::object& patch);
+    Status apply_block_patch(json::object& block, const json::object& patch);
+    std::string state_json() const;
+
+    // Messages.
+    json::object& append(actor::Context& context, json::object message);
+    Status stage(actor::Context& context, const json::object& message);
+    void publish(const std::string& run_id, const json::object& message);
+    void publish_rendered(const std::string& run_id, const json::object& stored);
+    Status persist_blocks(actor::Context& context, const std::vector<std::string>& labels);
+    Status refresh_system_message(actor::Context& context, const std::string& conversation_id);
+    std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
+    Status write_run(actor::Context& context, const json::object& run);
+
+    std::shared_ptr<Shared> shared_;
+    json::object agent_;
+    int64_t next_seq_ = 0;
+    int64_t context_start_ = 0;
+    std::optional<json::object> pending_approval_;
+    json::object runs_;  // run id -> progress of runs in progress
+    bool deleted_ = false;
+    bool exists_ = false;
+
+    Memory memory_;  // loaded at the start of each turn
+    bool history_loaded_ = false;
+    std::vector<json::object> history_;  // stored messages from context_start_, oldest first
+};
+
+}  // namespace kelpie::agent::loop

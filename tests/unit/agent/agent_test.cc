@@ -1,0 +1,335 @@
+// Goal: agents keep Letta's semantics and their durability promises: create/retrieve/list/update/
+// delete with blocks and tools; the default loop (tools until plain text); memory edits reach the
+// next prompt; client tools stop for approval and continue with the client's result; a pending
+// approval refuses new messages; the same idempotency key answers once; a crash in the middle of a
+// multi-step turn resumes at the last committed step without repeating a completed model call and
+// leaves no duplicate and no unanswered tool call; bad input is refused with invalid_argument.
+// Method: SimCluster (the real registry + runtime on the simulated world) with an AgentService
+// per node incarnation and the simulated model (llm/sim_llm.h), whose script and request log
+// stand in for a provider.
+
+#include "agent/agent.h"
+
+#include <gtest/gtest.h>
+
+#include "agent/model/records.h"
+#include "llm/sim_llm.h"
+#include "sim/cluster.h"
+
+namespace kelpie::agent {
+namespace {
+
+// One AgentService (with its own simulated model) per node incarnation. Services of crashed
+// incarnations are never destroyed: their suspended tasks point at them (SimCluster::graveyard_).
+struct Agents {
+    struct PerNode {
+        llm::SimLlm* llm = nullptr;
+        AgentService* service = nullptr;
+    };
+    std::vector<PerNode> nodes;
+    std::vector<llm::SimLlm*> all_llms;
+
+    explicit Agents(sim::SimCluster& c, llm::SimLlmFaults faults = {}) {
+        nodes.resize(c.size());
+        c.on_node_objects([this, faults](size_t i, sim::SimCluster::Node& n) {
+            auto* providers = new llm::Providers();  // lives as long as the incarnation (leaked)
+            auto sim = std::make_unique<llm::SimLlm>(*n.executor, faults);
+            nodes[i].llm = sim.get();
+            all_llms.push_back(sim.get());
+            providers->add(std::move(sim));
+            ServiceOptions options;
+            options.default_model = "sim/model-1";
+            nodes[i].service = new AgentService(*n.executor, *n.link, *n.runtime, *providers, options);
+            nodes[i].service->register_actor_types();
+        });
+    }
+};
+
+sim::SimClusterOptions cluster_options(size_t nodes) {
+    sim::SimClusterOptions o;
+    o.nodes = nodes;
+    o.registry.lease_ttl = Duration::s(3);
+    o.registry.safety_margin = Duration::ms(300);
+    o.runtime.recovery_sweep_interval = Duration::s(5);
+    o.link.delay_max = Duration::ms(2);
+    return o;
+}
+
+json::value parse(std::string_view text) { return json::parse(text); }
+
+std::string s(const json::value& v, std::string_view key) {
+    const json::value* x = v.as_object().if_contains(key);
+    return (x != nullptr && x->is_string()) ? std::string(x->as_string()) : std::string();
+}
+
+// The message types of a list of Letta messages, in order.
+std::vector<std::string> types(const json::array& messages) {
+    std::vector<std::string> out;
+    for (const json::value& m : messages) {
+        out.push_back(s(m, "message_type"));
+    }
+    return out;
+}
+
+class AgentTest : public ::testing::Test {
+protected:
+    AgentTest() : world(io::SimWorldOptions{.seed = 7}), cluster(world, cluster_options(1)), agents(cluster) {
+        EXPECT_TRUE(cluster.start_all().ok());
+    }
+    ~AgentTest() override { cluster.stop_all(); }
+
+    AgentService& svc() { return *agents.nodes[0].service; }
+    llm::SimLlm& model() { return *agents.nodes[0].llm; }
+
+    json::object create(std::string_view body) {
+        Result<json::object> a = cluster.run(0, svc().create_agent(parse(body)));
+        EXPECT_TRUE(a.ok()) << a.error().to_string();
+        return a.ok() ? *a : json::object();
+    }
+    Result<SendResult> send(const std::string& agent_id, std::string_view body, std::string key = "") {
+        return cluster.run(0, svc().send_message(agent_id, "", parse(body), nullptr, std::move(key)));
+    }
+    json::array history(const std::string& agent_id) {
+        Result<json::array> m = cluster.run(0, svc().list_messages(agent_id, Query()));
+        EXPECT_TRUE(m.ok()) << m.error().to_string();
+        return m.ok() ? *m : json::array();
+    }
+
+    io::SimWorld world;
+    sim::SimCluster cluster;
+    Agents agents;
+};
+
+TEST_F(AgentTest, LifecycleWithBlocksAndTools) {
+    json::object a = create(R"({"name":"bob","memory_blocks":[{"label":"human","value":"Name: Bob"},
+        {"label":"persona","value":"helpful","limit":50}],"tools":["web_search"],"tags":["t1"]})");
+    const std::string id = s(a, "id");
+    EXPECT_TRUE(valid_id(id, "agent"));
+    EXPECT_EQ(s(a, "agent_type"), "letta_v1_agent");
+    EXPECT_EQ(s(a, "model"), "sim/model-1");
+    ASSERT_EQ(a.at("blocks").as_array().size(), 2u);
+    EXPECT_EQ(a.at("blocks").as_array()[0].at("limit").as_int64(), block_chars_limit_default);
+    EXPECT_FALSE(s(a.at("blocks").as_array()[0], "description").empty());  // human default
+    std::vector<std::string> tools;
+    for (const json::value& t : a.at("tools").as_array()) {
+        tools.push_back(s(t, "name"));
+    }
+    // letta_v1 defaults; the unknown "web_search" is ignored.
+    EXPECT_EQ(tools, (std::vector<std::string>{"conversation_search", "memory_insert", "memory_replace"}));
+
+    Result<json::object> got = cluster.run(0, svc().retrieve_agent(id));
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(s(*got, "name"), "bob");
+    Result<json::object> updated = cluster.run(0, svc().update_agent(id, parse(R"({"name":"robert"})")));
+    ASSERT_TRUE(updated.ok());
+    EXPECT_EQ(s(*updated, "name"), "robert");
+    Query by_name;
+    by_name.add("name", "robert");
+    EXPECT_EQ(cluster.run(0, svc().list_agents(by_name))->size(), 1u);
+
+    // A block over its limit is refused.
+    Result<json::object> too_long = cluster.run(
+        0, svc().update_agent_block(id, "persona", parse(R"({"value":")" + std::string(51, 'x') + R"("})")));
+    EXPECT_EQ(too_long.code(), ErrorCode::invalid_argument);
+    Result<json::object> edited = cluster.run(0, svc().update_agent_block(id, "persona", parse(R"({"value":"terse"})")));
+    ASSERT_TRUE(edited.ok());
+    EXPECT_EQ(s(*edited, "value"), "terse");
+
+    ASSERT_TRUE(cluster.run(0, svc().delete_agent(id)).ok());
+    EXPECT_EQ(cluster.run(0, svc().retrieve_agent(id)).code(), ErrorCode::not_found);
+    EXPECT_EQ(cluster.run(0, svc().list_agents(by_name))->size(), 0u);
+}
+
+TEST_F(AgentTest, PlainMessageEndsTheTurnWithTheModelsText) {
+    const std::string id = s(create("{}"), "id");
+    Result<SendResult> r = send(id, R"({"messages":[{"role":"user","content":"hello","otid":"o-1"}]})");
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    const json::object& response = r->response;
+    EXPECT_EQ(types(response.at("messages").as_array()), (std::vector<std::string>{"assistant_message"}));
+    EXPECT_EQ(s(response.at("messages").as_array()[0], "content"), "ECHO: hello");
+    EXPECT_EQ(s(response.at("stop_reason"), "stop_reason"), "end_turn");
+    EXPECT_EQ(response.at("usage").at("step_count").as_int64(), 1);
+    const json::array h = history(id);
+    EXPECT_EQ(types(h), (std::vector<std::string>{"system_message", "user_message", "assistant_message"}));
+    EXPECT_EQ(s(h[1], "otid"), "o-1");
+    // Content parts are accepted too, and `input` is sugar for one user message.
+    ASSERT_TRUE(send(id, R"({"input":[{"type":"text","text":"parts"}]})").ok());
+    EXPECT_EQ(s(history(id).back(), "content"), "ECHO: parts");
+}
+
+TEST_F(AgentTest, MemoryEditIsVisibleInTheNextPrompt) {
+    const std::string id = s(create(R"({"memory_blocks":[{"label":"human","value":"Name: Bob"}]})"), "id");
+    Result<SendResult> r = send(
+        id, R"({"input":"CALL memory_insert {\"label\":\"human\",\"new_string\":\"Likes tea\"}"})");
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(types(r->response.at("messages").as_array()),
+              (std::vector<std::string>{"tool_call_message", "tool_return_message", "assistant_message"}));
+    EXPECT_EQ(s(r->response.at("messages").as_array()[1], "status"), "success");
+    ASSERT_EQ(model().requests().size(), 2u);
+    EXPECT_EQ(model().requests()[0].system.find("Likes tea"), std::string::npos);
+    EXPECT_NE(model().requests()[1].system.find("Name: Bob\nLikes tea"), std::string::npos);
+    // The second request carries the call and its result, paired.
+    const std::vector<llm::ChatMessage>& sent = model().requests()[1].messages;
+    ASSERT_GE(sent.size(), 3u);
+    EXPECT_EQ(sent[sent.size() - 2].tool_calls.size(), 1u);
+    EXPECT_EQ(sent.back().role, llm::Role::tool);
+    EXPECT_EQ(sent.back().tool_call_id, sent[sent.size() - 2].tool_calls[0].id);
+    Result<json::object> block = cluster.run(0, svc().retrieve_agent_block(id, "human"));
+    EXPECT_EQ(s(*block, "value"), "Name: Bob\nLikes tea");
+    // A failing tool is an error return, not a failed turn.
+    Result<SendResult> bad = send(
+        id, R"({"input":"CALL memory_replace {\"label\":\"human\",\"old_string\":\"absent\",\"new_string\":\"x\"}"})");
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(s(bad->response.at("messages").as_array()[1], "status"), "error");
+}
+
+TEST_F(AgentTest, ClientToolWaitsForApprovalThenContinues) {
+    const std::string id = s(create("{}"), "id");
+    const std::string tools = R"("client_tools":[{"name":"Bash","parameters":{"type":"object","properties":{"command":{"type":"string"}}}}])";
+    Result<SendResult> r = send(id, R"({"input":"CALL Bash {\"command\":\"echo hi\"}",)" + tools + "}");
+    ASSERT_TRUE(r.ok()) << r.error().to_string();
+    EXPECT_EQ(s(r->response.at("stop_reason"), "stop_reason"), "requires_approval");
+    const json::array& m = r->response.at("messages").as_array();
+    ASSERT_EQ(types(m), (std::vector<std::string>{"approval_request_message"}));
+    const std::string call_id = s(m[0].at("tool_call"), "tool_call_id");
+    // A plain message now is refused (HTTP 409).
+    EXPECT_EQ(send(id, R"({"input":"another"})").code(), ErrorCode::failed_precondition);
+    Result<json::object> state = cluster.run(0, svc().retrieve_agent(id));
+    EXPECT_FALSE(state->at("pending_approval").is_null());
+    Result<SendResult> done = send(id, R"({"messages":[{"type":"approval","approvals":[{"type":"tool","tool_call_id":")" +
+                                           call_id + R"(","tool_return":[{"type":"text","text":"hi\n"}],"status":"success"}]}],)" +
+                                           tools + "}");
+    ASSERT_TRUE(done.ok()) << done.error().to_string();
+    EXPECT_EQ(types(done->response.at("messages").as_array()),
+              (std::vector<std::string>{"tool_return_message", "assistant_message"}));
+    EXPECT_EQ(s(done->response.at("messages").as_array()[0], "tool_return"), "hi\n");
+    EXPECT_EQ(model().requests().back().messages.back().content,
+              R"({"status":"OK","message":"hi\n","time":")" +
+                  s(done->response.at("messages").as_array()[0], "date") + "\"}");
+    // An approval with nothing pending is refused.
+    EXPECT_EQ(send(id, R"({"messages":[{"type":"approval","approvals":[{"type":"approval","tool_call_id":"x","approve":true}]}]})").code(),
+              ErrorCode::failed_precondition);
+}
+
+TEST_F(AgentTest, SameIdempotencyKeyAnswersOnce) {
+    const std::string id = s(create("{}"), "id");
+    Result<SendResult> a = send(id, R"({"input":"once"})", "key-1");
+    Result<SendResult> b = send(id, R"({"input":"once"})", "key-1");
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(json::serialize(a->response), json::serialize(b->response));
+    EXPECT_EQ(model().requests().size(), 1u);
+    EXPECT_EQ(history(id).size(), 3u);  // system, user, assistant: the second send did nothing
+}
+
+TEST_F(AgentTest, BadInputIsRefused) {
+    EXPECT_EQ(cluster.run(0, svc().retrieve_agent("agent-nope")).code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(cluster.run(0, svc().retrieve_agent("agent-00000000-0000-4000-8000-000000000000")).code(),
+              ErrorCode::not_found);
+    EXPECT_EQ(cluster.run(0, svc().create_agent(parse(R"({"name":5})"))).code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(cluster.run(0, svc().create_agent(parse(R"([1])"))).code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(cluster.run(0, svc().create_agent(parse(R"({"agent_type":"nope"})"))).code(),
+              ErrorCode::invalid_argument);
+    EXPECT_EQ(cluster.run(0, svc().create_agent(parse(R"({"memory_blocks":[{"label":"a","value":"toolong","limit":3}]})"))).code(),
+              ErrorCode::invalid_argument);
+    const std::string id = s(create("{}"), "id");
+    EXPECT_EQ(send(id, R"({})").code(), ErrorCode::invalid_argument);                        // neither
+    EXPECT_EQ(send(id, R"({"input":"a","messages":[]})").code(), ErrorCode::invalid_argument);  // both
+    EXPECT_EQ(send(id, R"({"messages":[{"role":"user","content":7}]})").code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(send(id, R"({"input":"x","max_steps":0})").code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(send(id, R"({"input":")" + std::string(message_text_bytes_max + 1, 'a') + "\"}").code(),
+              ErrorCode::limit_exceeded);
+    EXPECT_EQ(model().requests().size(), 0u);  // nothing reached the model
+}
+
+TEST_F(AgentTest, MaxStepsStopsALoopingModel) {
+    const std::string id = s(create("{}"), "id");
+    for (int i = 0; i < 5; i++) {
+        llm::ChatResponse call;
+        call.tool_calls.push_back(llm::ToolCall{"call_" + std::to_string(i), "conversation_search", R"({"query":"x"})"});
+        call.finish = llm::FinishReason::tool_calls;
+        model().queue(call);
+    }
+    Result<SendResult> r = send(id, R"({"input":"loop","max_steps":3})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(s(r->response.at("stop_reason"), "stop_reason"), "max_steps");
+    EXPECT_EQ(model().requests().size(), 3u);
+}
+
+TEST_F(AgentTest, ModelFailureIsAStopReasonNotALostTurn) {
+    const std::string id = s(create("{}"), "id");
+    model().queue_error(Error(ErrorCode::limit_exceeded, "rate limit (HTTP 429) after retries"));
+    Result<SendResult> r = send(id, R"({"input":"hi"})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(s(r->response.at("stop_reason"), "stop_reason"), "llm_api_error");
+    EXPECT_EQ(s(r->response.at("error"), "error_type"), "llm_rate_limit");
+    // The user's message is kept; the agent still answers afterwards.
+    EXPECT_EQ(types(history(id)), (std::vector<std::string>{"system_message", "user_message"}));
+    ASSERT_TRUE(send(id, R"({"input":"again"})").ok());
+}
+
+// A crash while the second model call of a turn is in flight: the turn finishes after the restart
+// (the recovery sweep, no caller), the first call is not repeated, and the history holds each
+// message once with every tool call answered.
+TEST(AgentCrash, TurnResumesAtTheLastCommittedStep) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 11});
+    sim::SimCluster cluster(world, cluster_options(1));
+    llm::SimLlmFaults slow;
+    slow.latency_max = Duration::ms(400);
+    Agents agents(cluster, slow);
+    ASSERT_TRUE(cluster.start_all().ok());
+    Result<json::object> created =
+        cluster.run(0, agents.nodes[0].service->create_agent(parse(R"({"memory_blocks":[{"label":"human","value":"x"}]})")));
+    ASSERT_TRUE(created.ok());
+    const std::string id = s(*created, "id");
+    llm::SimLlm* first_model = agents.nodes[0].llm;
+    // Step 1 edits memory; step 2 answers. Start the send and crash during step 2's call.
+    llm::ChatResponse edit;
+    edit.tool_calls.push_back(llm::ToolCall{"call_1", "memory_insert", R"({"label":"human","new_string":"y"})"});
+    edit.finish = llm::FinishReason::tool_calls;
+    first_model->queue(edit);
+    AgentService* service = agents.nodes[0].service;
+    io::spawn(*cluster.node(0).executor,
+              [](AgentService* svc, std::string agent) -> io::Task<void> {
+                  json::value body = json::parse(R"({"input":"go"})");
+                  (void)co_await svc->send_message(agent, "", std::move(body), nullptr, "");
+              }(service, id));
+    while (first_model->requests().size() < 2) {
+        world.run_for(Duration::ms(1));
+    }
+    cluster.crash(0);
+    world.run_for(Duration::s(5));  // the old lease expires
+    ASSERT_TRUE(cluster.start(0).ok());
+    world.run_for(Duration::s(10));  // the sweep activates the agent; its pending turn finishes
+    llm::SimLlm* second_model = agents.nodes[0].llm;
+    ASSERT_NE(second_model, first_model);
+    // The restarted node called the model once: step 2 again, with step 1's results.
+    ASSERT_EQ(second_model->requests().size(), 1u);
+    EXPECT_EQ(second_model->requests()[0].messages.back().role, llm::Role::tool);
+    EXPECT_NE(second_model->requests()[0].system.find("x\ny"), std::string::npos);
+    Result<json::array> h = cluster.run(0, agents.nodes[0].service->list_messages(id, Query()));
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(types(*h), (std::vector<std::string>{"system_message", "user_message", "tool_call_message",
+                                                    "tool_return_message", "assistant_message"}));
+    Result<json::array> runs = cluster.run(0, agents.nodes[0].service->list_runs(Query()));
+    ASSERT_TRUE(runs.ok());
+    ASSERT_EQ(runs->size(), 1u);
+    EXPECT_EQ(s((*runs)[0], "status"), "completed");
+    cluster.stop_all();
+}
+
+}  // namespace
+}  // namespace kelpie::agent
+
+namespace kelpie::agent {
+namespace {
+
+TEST(Records, IsoTimeIsTheCivilDateInUtc) {
+    EXPECT_EQ(records::iso_time(WallTime::from_unix_ms(0)), "1970-01-01T00:00:00+00:00");
+    EXPECT_EQ(records::iso_time(WallTime::from_unix_ms(1'767'225'600'000)), "2026-01-01T00:00:00+00:00");
+    EXPECT_EQ(records::iso_time(WallTime::from_unix_ms(951'782'400'000 + 3'723'999)),
+              "2000-02-29T01:02:03+00:00");  // a leap day
+    EXPECT_EQ(records::iso_time(WallTime::from_unix_ms(-1000)), "1969-12-31T23:59:59+00:00");
+}
+
+}  // namespace
+}  // namespace kelpie::agent

@@ -1,0 +1,315 @@
+// Goal: the Letta REST surface behaves as the real clients expect (research: letta-api.md §1, §3,
+// §10): paths with or without the trailing slash, bare-array lists whose pagination terminates,
+// {"detail"} errors with the right status (422 malformed body / id / types / invalid UTF-8, 404
+// unknown id, 409 waiting for approval), SSE framing (messages, stop_reason, usage_statistics,
+// [DONE]), and that no request, however malformed, crashes the server or stops it serving.
+// Method: Server::handle driven directly (no sockets) on a simulated cluster node with a real
+// AgentService and the simulated model; the streamed body is collected by a BodyWriter. The fuzz
+// property is a RapidCheck generator of requests over the known routes with random bodies.
+
+#include "server/server.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include "llm/sim_llm.h"
+#include "sim/cluster.h"
+
+namespace kelpie::server {
+namespace {
+
+namespace json = boost::json;
+
+// The API runs without sockets here: nothing listens.
+class NoNetwork final : public io::Network {
+public:
+    Result<std::unique_ptr<io::Listener>> listen(const io::Address&) override {
+        return Error(ErrorCode::unavailable, "no network in this test");
+    }
+    io::Task<Result<std::unique_ptr<io::Connection>>> connect(const io::Address&) override {
+        co_return Error(ErrorCode::unavailable, "no network in this test");
+    }
+};
+
+class Collector final : public BodyWriter {
+public:
+    io::Task<Status> write(std::string data) override {
+        chunks.push_back(std::move(data));
+        co_return ok_status();
+    }
+    std::vector<std::string> chunks;
+};
+
+class Api {
+public:
+    Api()
+        : world_(io::SimWorldOptions{.seed = 5}),
+          cluster_(world_, options()) {
+        cluster_.on_node_objects([this](size_t, sim::SimCluster::Node& n) {
+            auto sim = std::make_unique<llm::SimLlm>(*n.executor);
+            model = sim.get();
+            providers_.add(std::move(sim));
+            agent::ServiceOptions o;
+            o.default_model = "sim/m";
+            agents_ = std::make_unique<agent::AgentService>(*n.executor, *n.link, *n.runtime, providers_, o);
+            agents_->register_actor_types();
+            server_ = std::make_unique<Server>(*n.executor, network_, *n.link, agents_.get());
+        });
+        EXPECT_TRUE(cluster_.start_all().ok());
+    }
+    ~Api() { cluster_.stop_all(); }
+
+    HttpResponse call(std::string method, std::string target, std::string body = "",
+                      std::vector<HttpHeader> headers = {}) {
+        HttpRequest r;
+        r.method = std::move(method);
+        r.target = target;
+        const size_t q = target.find('?');
+        r.path = target.substr(0, q);
+        r.query = q == std::string::npos ? "" : target.substr(q + 1);
+        r.body = std::move(body);
+        r.headers = std::move(headers);
+        return cluster_.run(0, server_->handle(std::move(r)));
+    }
+    // Runs a streamed response to its end; returns the body.
+    std::string drain(const HttpResponse& r) {
+        Collector c;
+        cluster_.run(0, [](BodyProducer p, Collector* w) -> io::Task<void> { co_await p(*w); }(r.stream, &c));
+        std::string out;
+        for (const std::string& s : c.chunks) {
+            out += s;
+        }
+        return out;
+    }
+    json::value body(const HttpResponse& r) { return json::parse(r.body); }
+    std::string create_agent(std::string body = "{}") {
+        HttpResponse r = call("POST", "/v1/agents/", body);
+        EXPECT_EQ(r.status, 200) << r.body;
+        return std::string(json::parse(r.body).at("id").as_string());
+    }
+
+    llm::SimLlm* model = nullptr;
+
+private:
+    static sim::SimClusterOptions options() {
+        sim::SimClusterOptions o;
+        o.nodes = 1;
+        return o;
+    }
+    io::SimWorld world_;
+    sim::SimCluster cluster_;
+    NoNetwork network_;
+    llm::Providers providers_;
+    std::unique_ptr<agent::AgentService> agents_;
+    std::unique_ptr<Server> server_;
+};
+
+std::string detail(const HttpResponse& r) {
+    json::value v = json::parse(r.body);
+    return std::string(v.at("detail").as_string());
+}
+
+TEST(Api, AgentsWithAndWithoutTrailingSlashAndPaginationTerminates) {
+    Api api;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; i++) {
+        ids.push_back(api.create_agent(R"({"name":"a)" + std::to_string(i) + R"("})"));
+    }
+    EXPECT_EQ(api.call("GET", "/v1/agents/" + ids[0]).status, 200);
+    EXPECT_EQ(api.call("GET", "/v1/agents/" + ids[0] + "/").status, 200);
+    EXPECT_EQ(api.call("GET", "/v1/agents").status, 200);
+    // Pages of 2 by `after`, newest first, until an empty page: 5 agents, each once.
+    std::vector<std::string> seen;
+    std::string after;
+    for (int page = 0; page < 10; page++) {
+        HttpResponse r = api.call("GET", "/v1/agents/?limit=2" + (after.empty() ? "" : "&after=" + after));
+        ASSERT_EQ(r.status, 200);
+        json::array a = api.body(r).as_array();
+        if (a.empty()) {
+            break;
+        }
+        for (const json::value& v : a) {
+            seen.emplace_back(v.at("id").as_string());
+        }
+        after = seen.back();
+    }
+    // Every agent exactly once, in the order of the unpaged list.
+    std::vector<std::string> all;
+    const json::value unpaged = api.body(api.call("GET", "/v1/agents/"));
+    for (const json::value& v : unpaged.as_array()) {
+        all.emplace_back(v.at("id").as_string());
+    }
+    EXPECT_EQ(seen, all);
+    std::vector<std::string> sorted_seen = seen;
+    std::sort(sorted_seen.begin(), sorted_seen.end());
+    std::sort(ids.begin(), ids.end());
+    EXPECT_EQ(sorted_seen, ids);
+    // Tags as repeated query parameters.
+    api.call("PATCH", "/v1/agents/" + ids[1], R"({"tags":["x","y"]})");
+    json::array tagged = api.body(api.call("GET", "/v1/agents/?tags=x&tags=z")).as_array();
+    ASSERT_EQ(tagged.size(), 1u);
+    EXPECT_EQ(tagged[0].at("id").as_string(), ids[1]);
+}
+
+TEST(Api, ErrorsHaveTheRightStatusAndADetail) {
+    Api api;
+    const std::string id = api.create_agent();
+    struct Case {
+        std::string method, target, body;
+        int status;
+    };
+    const std::vector<Case> cases = {
+        {"GET", "/v1/agents/agent-00000000-0000-4000-8000-000000000000", "", 404},
+        {"GET", "/v1/agents/not-an-id", "", 422},
+        {"POST", "/v1/agents/", "{not json", 422},
+        {"POST", "/v1/agents/", "{\"name\":\"\xff\xfe\"}", 422},  // invalid UTF-8
+        {"POST", "/v1/agents/", R"({"name":42})", 422},
+        {"POST", "/v1/agents/", R"({"memory_blocks":"no"})", 422},
+        {"POST", "/v1/agents/" + id + "/messages", R"({"messages":"hi"})", 422},
+        {"POST", "/v1/agents/" + id + "/messages", R"({"input":"hi","stream_tokens":true})", 422},
+        {"GET", "/v1/agents/" + id + "/messages?limit=-3", "", 422},
+        {"GET", "/v1/agents/" + id + "/messages?after=message-00000000-0000-4000-8000-000000000000", "", 404},
+        {"POST", "/v1/blocks/", R"({"label":"a","value":"abcdef","limit":2})", 422},
+        {"GET", "/v1/nothing/here", "", 404},
+        {"DELETE", "/v1/health/", "", 405},
+    };
+    for (const Case& c : cases) {
+        HttpResponse r = api.call(c.method, c.target, c.body);
+        EXPECT_EQ(r.status, c.status) << c.method << " " << c.target << " " << c.body << " -> " << r.body;
+        EXPECT_FALSE(detail(r).empty()) << c.target;
+    }
+    EXPECT_EQ(api.call("GET", "/v1/health/").status, 200);  // still serving
+    EXPECT_EQ(api.model->requests().size(), 0u);
+}
+
+TEST(Api, NonStreamingSendAndHistory) {
+    Api api;
+    const std::string id = api.create_agent(R"({"memory_blocks":[{"label":"human","value":"Bob"}]})");
+    HttpResponse r = api.call("POST", "/v1/agents/" + id + "/messages",
+                              R"({"messages":[{"role":"user","content":"hi"}],"unknown_field":1})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    json::value v = api.body(r);
+    EXPECT_EQ(v.at("stop_reason").at("stop_reason").as_string(), "end_turn");
+    EXPECT_EQ(v.at("messages").as_array().at(0).at("content").as_string(), "ECHO: hi");
+    const std::string run_id(v.at("usage").at("run_ids").as_array().at(0).as_string());
+    HttpResponse run = api.call("GET", "/v1/runs/" + run_id);
+    ASSERT_EQ(run.status, 200) << run.body;
+    EXPECT_EQ(api.body(run).at("status").as_string(), "completed");
+    json::array history = api.body(api.call("GET", "/v1/agents/" + id + "/messages?limit=2")).as_array();
+    ASSERT_EQ(history.size(), 2u);  // the newest two, oldest first
+    EXPECT_EQ(history[0].at("message_type").as_string(), "user_message");
+    EXPECT_EQ(history[1].at("message_type").as_string(), "assistant_message");
+    // GET /v1/messages/{id} returns every part of one stored message.
+    HttpResponse one = api.call("GET", "/v1/messages/" + std::string(history[1].at("id").as_string()));
+    ASSERT_EQ(one.status, 200);
+    EXPECT_EQ(api.body(one).as_array().size(), 1u);
+}
+
+TEST(Api, StreamingSendIsFramedAsLettaSse) {
+    Api api;
+    const std::string id = api.create_agent();
+    HttpResponse r = api.call("POST", "/v1/agents/" + id + "/messages",
+                              R"({"input":"CALL conversation_search {\"query\":\"x\"}","streaming":true,"include_pings":false})");
+    ASSERT_EQ(r.status, 200);
+    ASSERT_TRUE(static_cast<bool>(r.stream));
+    EXPECT_EQ(r.content_type, "text/event-stream");
+    const std::string body = api.drain(r);
+    std::vector<std::string> events;
+    size_t at = 0;
+    while ((at = body.find("data: ", at)) != std::string::npos) {
+        const size_t end = body.find("\n\n", at);
+        events.push_back(body.substr(at + 6, end - at - 6));
+        at = end;
+    }
+    ASSERT_GE(events.size(), 6u) << body;
+    std::vector<std::string> kinds;
+    for (size_t i = 0; i + 1 < events.size(); i++) {
+        kinds.emplace_back(json::parse(events[i]).at("message_type").as_string());
+    }
+    EXPECT_EQ(kinds, (std::vector<std::string>{"tool_call_message", "tool_return_message", "assistant_message",
+                                               "stop_reason", "usage_statistics"}));
+    EXPECT_EQ(events.back(), "[DONE]");
+    // Token streaming: deltas of one message share its id and otid.
+    HttpResponse t = api.call("POST", "/v1/agents/" + id + "/messages/stream",
+                              R"({"input":"tokens please","stream_tokens":true,"include_pings":false})");
+    const std::string tbody = api.drain(t);
+    std::set<std::string> otids;
+    std::string text;
+    at = 0;
+    while ((at = tbody.find("data: {", at)) != std::string::npos) {
+        const size_t end = tbody.find("\n\n", at);
+        json::value e = json::parse(tbody.substr(at + 6, end - at - 6));
+        if (e.at("message_type").as_string() == "assistant_message") {
+            otids.insert(std::string(e.at("otid").as_string()));
+            text += std::string(e.at("content").as_string());
+        }
+        at = end;
+    }
+    EXPECT_EQ(otids.size(), 1u);
+    EXPECT_EQ(text, "ECHO: tokens please");
+}
+
+TEST(Api, PendingApprovalIs409AndIdempotencyKeyReplays) {
+    Api api;
+    const std::string id = api.create_agent();
+    const std::string send = R"({"input":"CALL Bash {\"command\":\"ls\"}","client_tools":[{"name":"Bash"}]})";
+    HttpResponse first = api.call("POST", "/v1/agents/" + id + "/messages", send);
+    ASSERT_EQ(first.status, 200);
+    EXPECT_EQ(api.body(first).at("stop_reason").at("stop_reason").as_string(), "requires_approval");
+    HttpResponse busy = api.call("POST", "/v1/agents/" + id + "/messages", R"({"input":"hello"})");
+    EXPECT_EQ(busy.status, 409);
+    EXPECT_NE(detail(busy).find("waiting for approval"), std::string::npos);
+    HttpResponse busy_stream = api.call("POST", "/v1/agents/" + id + "/messages", R"({"input":"hello","streaming":true})");
+    EXPECT_EQ(busy_stream.status, 409);  // refused before any event
+    EXPECT_FALSE(static_cast<bool>(busy_stream.stream));
+
+    const std::string other = api.create_agent();
+    std::vector<HttpHeader> key = {HttpHeader{"Idempotency-Key", "k-1"}};
+    HttpResponse a = api.call("POST", "/v1/agents/" + other + "/messages", R"({"input":"one"})", key);
+    HttpResponse b = api.call("POST", "/v1/agents/" + other + "/messages", R"({"input":"one"})", key);
+    ASSERT_EQ(a.status, 200);
+    EXPECT_EQ(a.body, b.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + other + "/messages")).as_array().size(), 3u);
+}
+
+// Any request on the known routes, with any body, gets an answer with a JSON body; errors carry a
+// detail; nothing crashes and the server still serves afterwards.
+RC_GTEST_PROP(ApiFuzz, AnyRequestGetsAJsonAnswer, ()) {
+    static Api* api = new Api();  // one server for every case (its state accumulates)
+    static const std::string agent = api->create_agent();
+    const std::vector<std::string> paths = {
+        "/v1/agents/", "/v1/agents/" + agent, "/v1/agents/" + agent + "/messages",
+        "/v1/agents/" + agent + "/core-memory/blocks/human", "/v1/blocks/", "/v1/tools/",
+        "/v1/conversations/", "/v1/runs/", "/v1/agents/" + agent + "/reset-messages",
+        "/v1/agents/x/y/z", "/v1/blocks/block-1"};
+    const std::string method = *rc::gen::element<std::string>("GET", "POST", "PATCH", "DELETE", "PUT");
+    std::string path = *rc::gen::elementOf(paths);
+    const std::string query = *rc::gen::element<std::string>("", "?limit=0", "?limit=abc", "?after=zzz",
+                                                             "?order=sideways", "?tags=%ff%00", "?limit=3&order=asc");
+    // Bodies: JSON-ish fragments (often valid, often not) or raw bytes.
+    const std::string body = *rc::gen::oneOf(
+        rc::gen::element<std::string>("", "{}", "[]", "null", "{\"input\":\"x\"}", "{\"messages\":[{}]}",
+                                      "{\"name\":null}", "{\"value\":\"v\",\"label\":\"l\"}",
+                                      "{\"input\":[{\"type\":1}]}", "{\"max_steps\":1e9}"),
+        rc::gen::container<std::string>(rc::gen::arbitrary<char>()));
+    if (method == "DELETE" && path == "/v1/agents/" + agent) {
+        path = "/v1/agents/agent-00000000-0000-4000-8000-000000000001";  // keep the shared agent
+    }
+    HttpResponse r = api->call(method, path + query, body);
+    RC_ASSERT(r.status >= 200 && r.status < 500);
+    if (!r.stream) {
+        boost::system::error_code ec;
+        json::value v = json::parse(r.body, ec);
+        RC_ASSERT(!ec);
+        if (r.status >= 400) {
+            RC_ASSERT(v.is_object() && v.as_object().contains("detail"));
+        }
+    } else {
+        api->drain(r);
+    }
+    RC_ASSERT(api->call("GET", "/v1/health").status == 200);
+}
+
+}  // namespace
+}  // namespace kelpie::server
