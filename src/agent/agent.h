@@ -134,7 +134,7 @@ public:
     io::Task<Result<json::object>> reset_messages(std::string agent_id, json::value body);
 
     // Core memory of one agent, by label; attach / detach standalone blocks.
-    io::Task<Result<json::array>> list_agent_blocks(std::string agent_id);
+    io::Task<Result<json::array>> list_agent_blocks(std::string agent_id, Query query);
     io::Task<Result<json::object>> retrieve_agent_block(std::string agent_id, std::string label);
     io::Task<Result<json::object>> update_agent_block(std::string agent_id, std::string label,
                                                       json::value body);
@@ -152,7 +152,7 @@ public:
     io::Task<Result<json::array>> list_tools(Query query);
     io::Task<Result<json::object>> retrieve_tool(std::string tool_id);
     json::array base_tools() const;
-    io::Task<Result<json::array>> list_agent_tools(std::string agent_id);
+    io::Task<Result<json::array>> list_agent_tools(std::string agent_id, Query query);
     io::Task<Result<json::object>> attach_tool(std::string agent_id, std::string tool_id);
     io::Task<Result<json::object>> detach_tool(std::string agent_id, std::string tool_id);
 

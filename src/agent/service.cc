@@ -599,9 +599,27 @@ io::Task<Result<json::object>> AgentService::reset_messages(std::string agent_id
 
 // Blocks ------------------------------------------------------------------------------------------
 
-io::Task<Result<json::array>> AgentService::list_agent_blocks(std::string agent_id) {
+namespace {
+
+// A list the agent holds in attachment order, paged as Letta pages lists (`after` honoured, so
+// the SDK's auto-pagination ends).
+Result<json::array> page_attached(const json::array& items, const Query& query, size_t limit_default) {
+    std::vector<json::object> all;
+    for (const json::value& v : items) {
+        all.push_back(v.as_object());
+    }
+    Query q = query;
+    if (!query.get("order").has_value()) {
+        q.add("order", "asc");
+    }
+    return page(std::move(all), q, limit_default);
+}
+
+}  // namespace
+
+io::Task<Result<json::array>> AgentService::list_agent_blocks(std::string agent_id, Query query) {
     KELPIE_CO_TRY_ASSIGN(json::object a, co_await impl_->agent_state_json(std::move(agent_id)));
-    co_return a.at("blocks").as_array();
+    co_return page_attached(a.at("blocks").as_array(), query, 100);
 }
 
 io::Task<Result<json::object>> AgentService::retrieve_agent_block(std::string agent_id, std::string label) {
@@ -765,9 +783,9 @@ io::Task<Result<json::object>> AgentService::retrieve_tool(std::string tool_id) 
     co_return not_found(fmt::format("Tool {} not found", tool_id));
 }
 
-io::Task<Result<json::array>> AgentService::list_agent_tools(std::string agent_id) {
+io::Task<Result<json::array>> AgentService::list_agent_tools(std::string agent_id, Query query) {
     KELPIE_CO_TRY_ASSIGN(json::object a, co_await impl_->agent_state_json(std::move(agent_id)));
-    co_return a.at("tools").as_array();
+    co_return page_attached(a.at("tools").as_array(), query, 10);
 }
 
 io::Task<Result<json::object>> AgentService::attach_tool(std::string agent_id, std::string tool_id) {

@@ -337,7 +337,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         co_return answer_object(co_await a.reset_messages(p[1], std::move(body)));
     }
     if (is("agents/*/core-memory/blocks") && method == "GET") {
-        co_return answer_array(co_await a.list_agent_blocks(p[1]));
+        co_return answer_array(co_await a.list_agent_blocks(p[1], query));
     }
     if (is("agents/*/core-memory/blocks/*")) {
         if (method == "GET") {
@@ -354,7 +354,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         co_return answer_object(co_await a.detach_block(p[1], p[5]));
     }
     if (is("agents/*/tools") && method == "GET") {
-        co_return answer_array(co_await a.list_agent_tools(p[1]));
+        co_return answer_array(co_await a.list_agent_tools(p[1], query));
     }
     if (is("agents/*/tools/attach/*") && method == "PATCH") {
         co_return answer_object(co_await a.attach_tool(p[1], p[4]));
