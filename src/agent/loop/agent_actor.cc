@@ -888,11 +888,12 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
             const std::string date = records::iso_time(shared_->executor.wall_now());
             std::string uuid = message_id.substr(message_id.find('-') + 1);
             auto call_names = std::make_shared<std::map<size_t, std::string>>();
+            auto call_ids = std::make_shared<std::map<size_t, std::string>>();
             // otid slots in order of first appearance, as the stored message renders them
             // (reasoning, then text, then the tool call).
             auto slots = std::make_shared<std::map<int, char>>();
             sink = [this, run_id, message_id, step_id, date, uuid, client_tool_names,
-                    approval_tools, call_names, slots](const llm::ChatDelta& d) {
+                    approval_tools, call_names, call_ids, slots](const llm::ChatDelta& d) {
                 if (d.kind != llm::ChatDelta::Kind::tool_call && d.text.empty()) {
                     return;
                 }
@@ -916,19 +917,25 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                     m["message_type"] = "assistant_message";
                     m["content"] = d.text;
                 } else {
+                    // Every delta names its call (id and tool), as Letta's do: clients merge
+                    // the argument pieces by tool_call_id.
                     if (!d.tool_name.empty()) {
                         (*call_names)[d.tool_index] = d.tool_name;
                     }
+                    if (!d.tool_id.empty()) {
+                        (*call_ids)[d.tool_index] = d.tool_id;
+                    }
                     const std::string& name = (*call_names)[d.tool_index];
+                    const std::string& call_id = (*call_ids)[d.tool_index];
                     const bool approval = client_tool_names.contains(name) ||
                                           approval_tools.contains(name);
                     m["message_type"] = approval ? "approval_request_message" : "tool_call_message";
                     json::object delta;
-                    if (!d.tool_name.empty()) {
-                        delta["name"] = d.tool_name;
+                    if (!name.empty()) {
+                        delta["name"] = name;
                     }
-                    if (!d.tool_id.empty()) {
-                        delta["tool_call_id"] = d.tool_id;
+                    if (!call_id.empty()) {
+                        delta["tool_call_id"] = call_id;
                     }
                     delta["arguments"] = d.arguments;
                     m["tool_call"] = delta;
