@@ -125,7 +125,9 @@ public:
     void register_actor_types();
 
     // Agents.
-    io::Task<Result<json::object>> create_agent(json::value body);
+    // With an idempotency key the agent's id is derived from it: the same key gives the same
+    // agent (and the stored answer), across restarts.
+    io::Task<Result<json::object>> create_agent(json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_agent(std::string agent_id);
     io::Task<Result<json::array>> list_agents(Query query);
     io::Task<Result<json::object>> update_agent(std::string agent_id, json::value body);
@@ -148,7 +150,14 @@ public:
     io::Task<Result<json::object>> update_block(std::string block_id, json::value body);
     io::Task<Status> delete_block(std::string block_id);
 
-    // Tools: the built-in ones, attach / detach.
+    // Tools: the built-in ones and custom Python tools (created from source: the schema comes
+    // from the signature and docstring; `upsert` keeps the id of a tool with the same name), and
+    // attach / detach. A custom tool is offered to the model; it cannot run here yet (no sandbox):
+    // a call of it returns an error to the model, unless the tool requires approval, in which
+    // case the client supplies its result (as with client tools).
+    io::Task<Result<json::object>> create_tool(json::value body, bool upsert);
+    io::Task<Result<json::object>> update_tool(std::string tool_id, json::value body);
+    io::Task<Status> delete_tool(std::string tool_id);
     io::Task<Result<json::array>> list_tools(Query query);
     io::Task<Result<json::object>> retrieve_tool(std::string tool_id);
     json::array base_tools() const;

@@ -9,6 +9,7 @@
 #include "agent/loop/agent_actor.h"
 #include "agent/loop/tools.h"
 #include "agent/model/records.h"
+#include "tools/tools.h"
 
 namespace kelpie::agent {
 
@@ -338,7 +339,22 @@ struct AgentService::Impl {
         KELPIE_CO_TRY_ASSIGN(json::object s, co_await state(agent_id));
         const json::object& agent = s.at("agent").as_object();
         KELPIE_CO_TRY_ASSIGN(std::vector<json::object> b, co_await blocks(strings(agent, "block_ids")));
-        co_return loop::render_agent(agent, b, obj(s, "pending_approval"));
+        json::object rendered = loop::render_agent(agent, b, obj(s, "pending_approval"));
+        // Custom tools: rendered from their records.
+        for (const std::string& name : strings(agent, "tool_names")) {
+            if (loop::builtin_tools().contains(name)) {
+                continue;
+            }
+            KELPIE_CO_TRY_ASSIGN(std::optional<json::object> index, co_await read(records::tool_name_key(name), "tool index"));
+            if (!index.has_value()) {
+                continue;  // deleted since it was attached
+            }
+            KELPIE_CO_TRY_ASSIGN(std::optional<json::object> tool, co_await read(records::tool_key(str(*index, "id")), "tool"));
+            if (tool.has_value()) {
+                rendered["tools"].as_array().push_back(std::move(*tool));
+            }
+        }
+        co_return rendered;
     }
 
     io::Task<Result<std::optional<json::object>>> read(std::string key, std::string what) {
@@ -409,7 +425,8 @@ const AgentService::Counters& AgentService::counters() const { return impl_->sha
 
 // Agents -------------------------------------------------------------------------------------------
 
-io::Task<Result<json::object>> AgentService::create_agent(json::value body_value) {
+io::Task<Result<json::object>> AgentService::create_agent(json::value body_value,
+                                                          std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "name", name_bytes_max));
     KELPIE_CO_TRY(want_string(body, "description", system_prompt_bytes_max));
@@ -434,7 +451,8 @@ io::Task<Result<json::object>> AgentService::create_agent(json::value body_value
     const WallTime wall = m.executor.wall_now();
     const std::string now = records::iso_time(wall);
     json::object agent;
-    agent["id"] = records::new_id(m.executor.random(), "agent");
+    agent["id"] = idempotency_key.empty() ? records::new_id(m.executor.random(), "agent")
+                                          : records::stable_id("agent", "create\n" + idempotency_key);
     const std::string name = str(body, "name");
     agent["name"] = name.empty() ? fmt::format("agent-{}", str(agent, "id").substr(6, 8)) : name;
     agent["description"] = body.contains("description") ? body.at("description") : json::value(nullptr);
@@ -472,13 +490,20 @@ io::Task<Result<json::object>> AgentService::create_agent(json::value body_value
         }
     }
     for (const std::string& n : strings(body, "tools")) {
-        add_tool(n);
+        if (loop::builtin_tools().contains(n)) {
+            add_tool(n);
+            continue;
+        }
+        // A custom tool by name; unknown names are ignored.
+        KELPIE_CO_TRY_ASSIGN(std::optional<json::object> custom, co_await m.read(records::tool_name_key(n), "tool index"));
+        if (custom.has_value() && std::find(tool_names.begin(), tool_names.end(), n) == tool_names.end()) {
+            tool_names.push_back(n);
+        }
     }
     for (const std::string& id : strings(body, "tool_ids")) {
-        for (const auto& [n, tool] : loop::builtin_tools()) {
-            if (records::stable_id("tool", n) == id) {
-                add_tool(n);
-            }
+        Result<json::object> tool = co_await retrieve_tool(id);
+        if (tool.ok() && std::find(tool_names.begin(), tool_names.end(), str(*tool, "name")) == tool_names.end()) {
+            tool_names.push_back(str(*tool, "name"));
         }
     }
     json::array names;
@@ -526,7 +551,11 @@ io::Task<Result<json::object>> AgentService::create_agent(json::value body_value
     arg["agent"] = agent;
     arg["new_blocks"] = std::move(new_blocks);
     const std::string id = str(agent, "id");
-    co_return co_await m.invoke(id, "create", std::move(arg), "");
+    std::string key;
+    if (!idempotency_key.empty()) {
+        key = "http:" + idempotency_key;
+    }
+    co_return co_await m.invoke(id, "create", std::move(arg), key);
 }
 
 io::Task<Result<json::object>> AgentService::retrieve_agent(std::string agent_id) {
@@ -758,13 +787,23 @@ json::array AgentService::base_tools() const {
 io::Task<Result<json::array>> AgentService::list_tools(Query query) {
     const std::optional<std::string> name = query.get("name");
     const std::vector<std::string> names = query.get_all("names");
+    auto wanted = [&](const std::string& n) {
+        return (!name.has_value() || n == *name) &&
+               (names.empty() || std::find(names.begin(), names.end(), n) != names.end());
+    };
     std::vector<json::object> tools;
     for (const auto& [n, tool] : loop::builtin_tools()) {
-        if ((name.has_value() && n != *name) ||
-            (!names.empty() && std::find(names.begin(), names.end(), n) == names.end())) {
-            continue;
+        if (wanted(n)) {
+            tools.push_back(loop::tool_json(tool));
         }
-        tools.push_back(loop::tool_json(tool));
+    }
+    KELPIE_CO_TRY_ASSIGN(std::vector<store::KeyValue> custom,
+                         co_await impl_->scan(records::tools_begin(), records::tools_end()));
+    for (const store::KeyValue& kv : custom) {
+        KELPIE_CO_TRY_ASSIGN(json::object t, records::parse_record(kv.value, "tool"));
+        if (wanted(str(t, "name"))) {
+            tools.push_back(std::move(t));
+        }
     }
     Query q = query;
     if (!query.get("order").has_value()) {
@@ -780,7 +819,156 @@ io::Task<Result<json::object>> AgentService::retrieve_tool(std::string tool_id) 
             co_return loop::tool_json(tool);
         }
     }
-    co_return not_found(fmt::format("Tool {} not found", tool_id));
+    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> t, co_await impl_->read(records::tool_key(tool_id), "tool"));
+    if (!t.has_value()) {
+        co_return not_found(fmt::format("Tool {} not found", tool_id));
+    }
+    co_return std::move(*t);
+}
+
+namespace {
+
+// Fills a custom tool's name, description and schema from its source (or the given json_schema).
+Status derive_tool(json::object& tool, const json::object& body) {
+    if (const json::object* schema = obj(body, "json_schema")) {
+        const std::string name = str(*schema, "name");
+        if (name.empty()) {
+            return invalid("'json_schema' needs a 'name'");
+        }
+        tool["name"] = name;
+        tool["description"] = str(*schema, "description");
+        tool["json_schema"] = *schema;
+        return {};
+    }
+    const std::string source = str(tool, "source_code");
+    Result<tools::ToolDefinition> def = tools::parse_python_tool(source);
+    if (!def.ok()) {
+        return invalid(fmt::format("cannot derive the tool's schema from its source: {}", def.error().message));
+    }
+    tool["name"] = def->name;
+    tool["description"] = def->description;
+    tool["json_schema"] = json::parse(def->json_schema);
+    return {};
+}
+
+}  // namespace
+
+io::Task<Result<json::object>> AgentService::create_tool(json::value body_value, bool upsert) {
+    KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
+    KELPIE_CO_TRY(want_string(body, "source_code", tools::tool_source_bytes_max));
+    KELPIE_CO_TRY(want_type(body, "json_schema", json::kind::object, "an object"));
+    KELPIE_CO_TRY(want_string_array(body, "tags"));
+    KELPIE_CO_TRY(want_type(body, "return_char_limit", json::kind::int64, "an integer"));
+    KELPIE_CO_TRY(want_type(body, "default_requires_approval", json::kind::bool_, "a boolean"));
+    if (str(body, "source_code").empty()) {
+        co_return invalid("'source_code' is required");
+    }
+    Impl& m = *impl_;
+    json::object tool;
+    tool["source_code"] = str(body, "source_code");
+    KELPIE_CO_TRY(derive_tool(tool, body));
+    const std::string name = str(tool, "name");
+    if (loop::builtin_tools().contains(name)) {
+        co_return Error(ErrorCode::already_exists, fmt::format("'{}' is a built-in tool", name));
+    }
+    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> existing_id, co_await m.read(records::tool_name_key(name), "tool index"));
+    std::optional<json::object> existing;
+    if (existing_id.has_value()) {
+        if (!upsert) {
+            co_return Error(ErrorCode::already_exists, fmt::format("Tool with name '{}' already exists", name));
+        }
+        KELPIE_CO_TRY_ASSIGN(existing, co_await m.read(records::tool_key(str(*existing_id, "id")), "tool"));
+    }
+    const std::string now = m.now();
+    tool["id"] = existing.has_value() ? (*existing)["id"] : json::value(records::new_id(m.executor.random(), "tool"));
+    const std::string description = str(body, "description");
+    if (!description.empty()) {
+        tool["description"] = description;
+    }
+    tool["tool_type"] = "custom";
+    tool["args_json_schema"] = nullptr;
+    tool["source_type"] = str(body, "source_type", "python");
+    tool["tags"] = arr(body, "tags") ? json::value(*arr(body, "tags")) : json::value(json::array());
+    tool["return_char_limit"] = num(body, "return_char_limit", static_cast<int64_t>(tool_return_chars_default));
+    tool["pip_requirements"] = body.contains("pip_requirements") ? body.at("pip_requirements") : json::value(nullptr);
+    tool["npm_requirements"] = body.contains("npm_requirements") ? body.at("npm_requirements") : json::value(nullptr);
+    tool["default_requires_approval"] = flag(body, "default_requires_approval");
+    tool["enable_parallel_execution"] = false;
+    tool["metadata_"] = obj(body, "metadata_") ? json::value(*obj(body, "metadata_")) : json::value(json::object());
+    tool["project_id"] = nullptr;
+    tool["created_at"] = existing.has_value() ? (*existing)["created_at"] : json::value(now);
+    tool["updated_at"] = now;
+    const std::string id = str(tool, "id");
+    const std::string value = json::serialize(tool);
+    const std::string index = json::serialize(json::object{{"id", id}});
+    const std::string tool_key = records::tool_key(id);
+    const std::string name_key = records::tool_name_key(name);
+    store::TransactionBody<store::Revision> write =
+        [tool_key, name_key, value, index](store::Transaction& t) -> io::Task<Result<store::Revision>> {
+            KELPIE_CO_TRY(t.set(tool_key, value));
+            KELPIE_CO_TRY(t.set(name_key, index));
+            co_return co_await t.commit();
+        };
+    KELPIE_CO_TRY(co_await store::run_transaction(m.executor, m.store, write));
+    co_return tool;
+}
+
+io::Task<Result<json::object>> AgentService::update_tool(std::string tool_id, json::value body_value) {
+    KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
+    KELPIE_CO_TRY(want_string(body, "source_code", tools::tool_source_bytes_max));
+    KELPIE_CO_TRY(want_string_array(body, "tags"));
+    KELPIE_CO_TRY(want_type(body, "return_char_limit", json::kind::int64, "an integer"));
+    KELPIE_CO_TRY(want_type(body, "json_schema", json::kind::object, "an object"));
+    KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
+    if (str(tool, "tool_type") != "custom") {
+        co_return invalid(fmt::format("'{}' is a built-in tool and cannot be changed", str(tool, "name")));
+    }
+    const std::string old_name = str(tool, "name");
+    if (!str(body, "source_code").empty() || obj(body, "json_schema") != nullptr) {
+        if (!str(body, "source_code").empty()) {
+            tool["source_code"] = str(body, "source_code");
+        }
+        KELPIE_CO_TRY(derive_tool(tool, body));
+    }
+    for (const char* key : {"description", "tags", "return_char_limit", "default_requires_approval", "metadata_",
+                            "pip_requirements", "npm_requirements"}) {
+        if (const json::value* v = body.if_contains(key); v != nullptr && !v->is_null()) {
+            tool[key] = *v;
+        }
+    }
+    tool["updated_at"] = impl_->now();
+    const std::string new_name = str(tool, "name");
+    const std::string value = json::serialize(tool);
+    const std::string tool_key = records::tool_key(tool_id);
+    const std::string old_key = records::tool_name_key(old_name);
+    const std::string new_key = records::tool_name_key(new_name);
+    const std::string index = json::serialize(json::object{{"id", tool_id}});
+    store::TransactionBody<store::Revision> write =
+        [tool_key, old_key, new_key, value, index](store::Transaction& t) -> io::Task<Result<store::Revision>> {
+            KELPIE_CO_TRY(t.clear(old_key));
+            KELPIE_CO_TRY(t.set(new_key, index));
+            KELPIE_CO_TRY(t.set(tool_key, value));
+            co_return co_await t.commit();
+        };
+    KELPIE_CO_TRY(co_await store::run_transaction(impl_->executor, impl_->store, write));
+    co_return tool;
+}
+
+io::Task<Status> AgentService::delete_tool(std::string tool_id) {
+    KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
+    if (str(tool, "tool_type") != "custom") {
+        co_return invalid(fmt::format("'{}' is a built-in tool and cannot be deleted", str(tool, "name")));
+    }
+    const std::string tool_key = records::tool_key(tool_id);
+    const std::string name_key = records::tool_name_key(str(tool, "name"));
+    store::TransactionBody<store::Revision> erase =
+        [tool_key, name_key](store::Transaction& t) -> io::Task<Result<store::Revision>> {
+            KELPIE_CO_TRY(t.clear(tool_key));
+            KELPIE_CO_TRY(t.clear(name_key));
+            co_return co_await t.commit();
+        };
+    KELPIE_CO_TRY(co_await store::run_transaction(impl_->executor, impl_->store, erase));
+    co_return ok_status();
 }
 
 io::Task<Result<json::array>> AgentService::list_agent_tools(std::string agent_id, Query query) {

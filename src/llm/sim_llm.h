@@ -28,6 +28,8 @@ struct SimLlmFaults {
     double timeout_probability = 0;
     double malformed_probability = 0;
     Duration latency_max = Duration::ms(50);  // each call takes 0..latency_max
+    // Keep every request for requests() (tests); the simulator's long runs turn it off.
+    bool keep_requests = true;
 };
 
 class SimLlm final : public Provider {
@@ -42,9 +44,10 @@ public:
     void queue_error(Error error) { script_.emplace_back(std::move(error)); }
     // No more faults from now on (the simulator's liveness phase); latency stays.
     void heal() {
-        const Duration latency = faults_.latency_max;
-        faults_ = SimLlmFaults{};
-        faults_.latency_max = latency;
+        SimLlmFaults healed;
+        healed.latency_max = faults_.latency_max;
+        healed.keep_requests = faults_.keep_requests;
+        faults_ = healed;
     }
     // Every request received, in order.
     const std::vector<ChatRequest>& requests() const { return requests_; }

@@ -302,6 +302,19 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
     if (is("tools/add-base-tools") && method == "POST") {
         co_return ok_json(a.base_tools());
     }
+    if (is("tools") && (method == "POST" || method == "PUT")) {
+        co_return answer_object(co_await a.create_tool(std::move(body), method == "PUT"));
+    }
+    if (is("tools/*") && method == "PATCH") {
+        co_return answer_object(co_await a.update_tool(p[1], std::move(body)));
+    }
+    if (is("tools/*") && method == "DELETE") {
+        Status s = co_await a.delete_tool(p[1]);
+        if (!s.ok()) {
+            co_return from_error(s.error(), method);
+        }
+        co_return ok_json(json::object());
+    }
     if (is("tools") && method == "GET") {
         co_return answer_array(co_await a.list_tools(query));
     }
@@ -311,7 +324,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
 
     // Agents.
     if (is("agents") && method == "POST") {
-        co_return answer_object(co_await a.create_agent(std::move(body)));
+        co_return answer_object(co_await a.create_agent(std::move(body), idempotency_key));
     }
     if (is("agents") && method == "GET") {
         co_return answer_array(co_await a.list_agents(query));

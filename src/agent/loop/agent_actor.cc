@@ -675,6 +675,35 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
     const std::set<std::string> approval_tools = rule_tools(agent_, "requires_approval");
     const std::set<std::string> terminal_tools = rule_tools(agent_, "exit_loop");
 
+    // Custom tools attached to the agent: their schemas, read once per turn.
+    std::map<std::string, json::object> custom_tools;
+    if (const json::array* names = arr(agent_, "tool_names")) {
+        for (const json::value& n : *names) {
+            if (!n.is_string() || builtin_tools().contains(std::string_view(n.as_string()))) {
+                continue;
+            }
+            auto t = shared_->store.begin();
+            KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> index,
+                                 co_await t->get(records::tool_name_key(n.as_string())));
+            if (!index.has_value()) {
+                continue;
+            }
+            KELPIE_CO_TRY_ASSIGN(json::object id, records::parse_record(index->value, "tool index"));
+            KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> tool, co_await t->get(records::tool_key(str(id, "id"))));
+            if (tool.has_value()) {
+                KELPIE_CO_TRY_ASSIGN(json::object parsed, records::parse_record(tool->value, "tool"));
+                custom_tools[std::string(n.as_string())] = std::move(parsed);
+            }
+        }
+    }
+    std::set<std::string> approval_tools_all = approval_tools;
+    for (const auto& [name, tool] : custom_tools) {
+        if (flag(tool, "default_requires_approval")) {
+            approval_tools_all.insert(name);
+        }
+    }
+
+
     auto make_tool_message = [&](const std::string& call_id, const std::string& name, bool ok,
                                  const std::string& result, const std::string& step_id) {
         json::object t;
@@ -693,6 +722,12 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
     auto run_tool = [&](const std::string& name, const std::string& arguments) {
         auto it = builtin_tools().find(name);
         if (it == builtin_tools().end()) {
+            if (custom_tools.contains(name)) {
+                return std::pair<bool, std::string>(
+                    false, fmt::format("Tool '{}' is a custom Python tool; this server cannot run "
+                                       "custom tools yet (no sandbox)",
+                                       name));
+            }
             return std::pair<bool, std::string>(
                 false, fmt::format("Tool '{}' is not available to this agent", name));
         }
@@ -871,6 +906,21 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                 }
             }
         }
+        for (const auto& [name, tool] : custom_tools) {
+            if (client_tool_names.contains(name)) {
+                continue;
+            }
+            const json::object* schema = obj(tool, "json_schema");
+            llm::ToolSchema custom;
+            custom.name = name;
+            custom.description = str(tool, "description");
+            const json::value* parameters = schema == nullptr ? nullptr : schema->if_contains("parameters");
+            custom.parameters_json = (parameters != nullptr && parameters->is_object())
+                                         ? json::serialize(*parameters)
+                                         : std::string(R"({"type":"object","properties":{}})");
+            chat.tools.push_back(std::move(custom));
+            offered.insert(name);
+        }
         if (const json::array* tools = arr(request, "client_tools")) {
             for (const json::value& t : *tools) {
                 if (t.is_object()) {
@@ -893,7 +943,7 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
             // (reasoning, then text, then the tool call).
             auto slots = std::make_shared<std::map<int, char>>();
             sink = [this, run_id, message_id, step_id, date, uuid, client_tool_names,
-                    approval_tools, call_names, call_ids, slots](const llm::ChatDelta& d) {
+                    approval_tools = approval_tools_all, call_names, call_ids, slots](const llm::ChatDelta& d) {
                 if (d.kind != llm::ChatDelta::Kind::tool_call && d.text.empty()) {
                     return;
                 }
@@ -986,7 +1036,7 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
             call["arguments"] = c.arguments;
             calls.push_back(std::move(call));
             needs_approval = needs_approval || client_tool_names.contains(c.name) ||
-                             approval_tools.contains(c.name);
+                             approval_tools_all.contains(c.name);
         }
         const bool tokens_streamed = static_cast<bool>(sink);
         if (calls.empty()) {

@@ -107,6 +107,13 @@ std::string agent_runs_end(std::string_view agent_id) {
 }
 Result<std::string> agent_run_id(std::string_view key) { return last_text("agent_run", key, 3); }
 
+std::string tool_key(std::string_view tool_id) { return space("tool").key(Tuple().append(tool_id)); }
+std::string tool_name_key(std::string_view name) {
+    return space("tool_name").key(Tuple().append(name));
+}
+std::string tools_begin() { return space("tool").range_begin(); }
+std::string tools_end() { return space("tool").range_end(); }
+
 std::string conversation_key(std::string_view conversation_id) {
     return space("conv").key(Tuple().append(conversation_id));
 }

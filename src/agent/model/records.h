@@ -59,6 +59,11 @@ std::string agent_runs_begin(std::string_view agent_id);
 std::string agent_runs_end(std::string_view agent_id);
 Result<std::string> agent_run_id(std::string_view key);
 
+std::string tool_key(std::string_view tool_id);        // Tool JSON of a custom tool
+std::string tool_name_key(std::string_view name);      // its id, by name
+std::string tools_begin();
+std::string tools_end();
+
 std::string conversation_key(std::string_view conversation_id);
 std::string agent_conversation_key(std::string_view agent_id, int64_t created_us,
                                    std::string_view conversation_id);

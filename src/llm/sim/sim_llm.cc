@@ -47,7 +47,9 @@ ChatResponse SimLlm::default_reply(const ChatRequest& request) {
 }
 
 io::Task<Result<ChatResponse>> SimLlm::complete(ChatRequest request, DeltaSink on_delta) {
-    requests_.push_back(request);
+    if (faults_.keep_requests) {
+        requests_.push_back(request);
+    }
     const Duration latency =
         Duration::ms(static_cast<int64_t>(executor_.random().below(
             static_cast<uint64_t>(std::max<int64_t>(faults_.latency_max.to_ms(), 0)) + 1)));

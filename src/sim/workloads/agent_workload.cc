@@ -39,6 +39,7 @@ AgentWorkload::AgentWorkload(io::SimWorld& world, AgentWorkloadOptions options)
         return static_cast<double>(random.between(lo, hi)) / 1000.0;
     };
     llm::SimLlmFaults model_faults;
+    model_faults.keep_requests = false;
     model_faults.latency_max = Duration::ms(random.between(1, 2000));
     if (plan_.contains("llm_error")) {
         model_faults.error_probability = pct(10, 200);
@@ -70,25 +71,36 @@ AgentWorkload::AgentWorkload(io::SimWorld& world, AgentWorkloadOptions options)
     };
     cluster_ = std::make_unique<SimCluster>(world_, o);
     nodes_.resize(cluster_->size());
+    live_.resize(cluster_->size());
     cluster_->on_node_objects([this, model_faults](size_t i, SimCluster::Node& n) {
-        // Leaked with the incarnation on purpose: a crashed node's frames still point at them.
-        auto* providers = new llm::Providers();
+        if (live_[i].service != nullptr) {
+            abandoned_.push_back(std::move(live_[i]));  // a crash made this incarnation
+        }
+        Incarnation made;
+        made.providers = std::make_unique<llm::Providers>();
         auto model = std::make_unique<llm::SimLlm>(*n.executor, model_faults);
         nodes_[i].model = model.get();
         models_.push_back(model.get());
-        providers->add(std::move(model));
+        made.providers->add(std::move(model));
         agent::ServiceOptions service_options;
         service_options.default_model = "sim/model-1";
         service_options.llm_timeout = model_timeout;
         service_options.bugs.call_without_return = options_.bug == "agent_call_without_return";
-        nodes_[i].service =
-            new agent::AgentService(*n.executor, *n.link, *n.runtime, *providers, service_options);
-        nodes_[i].service->register_actor_types();
+        made.service = std::make_unique<agent::AgentService>(*n.executor, *n.link, *n.runtime,
+                                                             *made.providers, service_options);
+        made.service->register_actor_types();
+        nodes_[i].service = made.service.get();
+        live_[i] = std::move(made);
     });
     clients_ = &world_.add_node();
 }
 
-AgentWorkload::~AgentWorkload() = default;
+AgentWorkload::~AgentWorkload() {
+    for (Incarnation& i : abandoned_) {
+        (void)i.service.release();
+        (void)i.providers.release();
+    }
+}
 
 void AgentWorkload::violation(std::string invariant, std::string detail) {
     if (!violation_.has_value()) {

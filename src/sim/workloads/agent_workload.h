@@ -26,12 +26,9 @@
 #include "sim/cluster.h"
 #include "sim/harness.h"
 
-namespace kelpie::agent {
-class AgentService;
-}
-namespace kelpie::llm {
-class SimLlm;
-}
+#include "agent/agent.h"
+#include "llm/llm.h"
+#include "llm/sim_llm.h"
 
 namespace kelpie::sim {
 
@@ -65,6 +62,11 @@ private:
         agent::AgentService* service = nullptr;
         llm::SimLlm* model = nullptr;
     };
+    // What one node incarnation owns beside the cluster's objects.
+    struct Incarnation {
+        std::unique_ptr<llm::Providers> providers;
+        std::unique_ptr<agent::AgentService> service;
+    };
     void violation(std::string invariant, std::string detail);
     void committed(const std::vector<store::AppliedWrite>& writes);
     io::Task<void> client(uint32_t id);
@@ -76,6 +78,10 @@ private:
     std::set<std::string> plan_;
     std::unique_ptr<SimCluster> cluster_;
     std::vector<PerNode> nodes_;
+    std::vector<Incarnation> live_;  // per node: freed with the workload
+    // Incarnations of crashed nodes: never freed (their frames may still point at them), like
+    // SimCluster's graveyard.
+    std::vector<Incarnation> abandoned_;
     std::vector<llm::SimLlm*> models_;  // every incarnation's (for the fault counts)
     io::SimExecutor* clients_ = nullptr;
     std::vector<std::string> agents_;

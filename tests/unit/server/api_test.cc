@@ -271,6 +271,44 @@ TEST(Api, PendingApprovalIs409AndIdempotencyKeyReplays) {
     ASSERT_EQ(a.status, 200);
     EXPECT_EQ(a.body, b.body);
     EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + other + "/messages")).as_array().size(), 3u);
+    // Creating an agent with a key: once.
+    std::vector<HttpHeader> create_key = {HttpHeader{"Idempotency-Key", "create-1"}};
+    HttpResponse c1 = api.call("POST", "/v1/agents/", R"({"name":"once"})", create_key);
+    HttpResponse c2 = api.call("POST", "/v1/agents/", R"({"name":"once"})", create_key);
+    ASSERT_EQ(c1.status, 200);
+    EXPECT_EQ(c1.body, c2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/?name=once")).as_array().size(), 1u);
+}
+
+TEST(Api, CustomToolsFromPythonSource) {
+    Api api;
+    const std::string source = R"(def lookup(city: str) -> str:\n    \"\"\"Finds the weather.\n\n    Args:\n        city: The city.\n    \"\"\"\n    return city\n)";
+    HttpResponse made = api.call("POST", "/v1/tools/", R"({"source_code":")" + source + R"(","tags":["w"]})");
+    ASSERT_EQ(made.status, 200) << made.body;
+    json::value tool = api.body(made);
+    EXPECT_EQ(tool.at("name").as_string(), "lookup");
+    EXPECT_EQ(tool.at("tool_type").as_string(), "custom");
+    EXPECT_EQ(tool.at("json_schema").at("parameters").at("required"), json::parse(R"(["city"])"));
+    const std::string id(tool.at("id").as_string());
+    EXPECT_EQ(api.call("POST", "/v1/tools/", R"({"source_code":")" + source + R"("})").status, 409);
+    HttpResponse upserted = api.call("PUT", "/v1/tools/", R"({"source_code":")" + source + R"(","return_char_limit":10})");
+    ASSERT_EQ(upserted.status, 200);
+    EXPECT_EQ(api.body(upserted).at("id").as_string(), id);  // same tool
+    EXPECT_EQ(api.body(api.call("GET", "/v1/tools/?name=lookup")).as_array().size(), 1u);
+    HttpResponse patched = api.call("PATCH", "/v1/tools/" + id, R"({"tags":["x","y"]})");
+    EXPECT_EQ(api.body(patched).at("tags").as_array().size(), 2u);
+    // Attached, the model is offered it; a call of it gets a clear error return.
+    const std::string agent = api.create_agent(R"({"tools":["lookup"]})");
+    HttpResponse r = api.call("POST", "/v1/agents/" + agent + "/messages", R"({"input":"CALL lookup {\"city\":\"Oslo\"}"})");
+    ASSERT_EQ(r.status, 200) << r.body;
+    json::value v = api.body(r);
+    EXPECT_EQ(v.at("messages").as_array().at(1).at("status").as_string(), "error");
+    EXPECT_NE(std::string(v.at("messages").as_array().at(1).at("tool_return").as_string()).find("custom"), std::string::npos);
+    EXPECT_EQ(api.model->requests().front().tools.back().name, "lookup");
+    EXPECT_EQ(api.call("DELETE", "/v1/tools/" + id).status, 200);
+    EXPECT_EQ(api.call("GET", "/v1/tools/" + id).status, 404);
+    EXPECT_EQ(api.call("POST", "/v1/tools/", R"({"source_code":"x = 1"})").status, 422);
+    EXPECT_EQ(api.call("DELETE", "/v1/tools/" + std::string(api.body(api.call("GET", "/v1/tools/?name=send_message")).as_array()[0].at("id").as_string())).status, 422);
 }
 
 // Any request on the known routes, with any body, gets an answer with a JSON body; errors carry a
