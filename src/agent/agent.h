@@ -124,27 +124,31 @@ public:
     // Registers the agent actor type. REQUIRES: before runtime.start().
     void register_actor_types();
 
-    // Agents.
+    // Agents. Mutating calls take the request's Idempotency-Key (empty: none): changes to an agent
+    // go through its durable journal, creations derive the new object's id from the key — either
+    // way the same key takes effect once and gets the same answer, across restarts.
     // With an idempotency key the agent's id is derived from it: the same key gives the same
     // agent (and the stored answer), across restarts.
     io::Task<Result<json::object>> create_agent(json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_agent(std::string agent_id);
     io::Task<Result<json::array>> list_agents(Query query);
-    io::Task<Result<json::object>> update_agent(std::string agent_id, json::value body);
+    io::Task<Result<json::object>> update_agent(std::string agent_id, json::value body,
+                                                std::string idempotency_key = "");
     io::Task<Status> delete_agent(std::string agent_id);
     // PATCH /agents/{id}/reset-messages
-    io::Task<Result<json::object>> reset_messages(std::string agent_id, json::value body);
+    io::Task<Result<json::object>> reset_messages(std::string agent_id, json::value body,
+                                                  std::string idempotency_key = "");
 
     // Core memory of one agent, by label; attach / detach standalone blocks.
     io::Task<Result<json::array>> list_agent_blocks(std::string agent_id, Query query);
     io::Task<Result<json::object>> retrieve_agent_block(std::string agent_id, std::string label);
     io::Task<Result<json::object>> update_agent_block(std::string agent_id, std::string label,
-                                                      json::value body);
+                                                      json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> attach_block(std::string agent_id, std::string block_id);
     io::Task<Result<json::object>> detach_block(std::string agent_id, std::string block_id);
 
     // Standalone blocks (/v1/blocks).
-    io::Task<Result<json::object>> create_block(json::value body);
+    io::Task<Result<json::object>> create_block(json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_block(std::string block_id);
     io::Task<Result<json::array>> list_blocks(Query query);
     io::Task<Result<json::object>> update_block(std::string block_id, json::value body);
@@ -191,7 +195,8 @@ public:
     io::Task<Result<json::array>> run_steps(std::string run_id);
 
     // Conversations.
-    io::Task<Result<json::object>> create_conversation(std::string agent_id, json::value body);
+    io::Task<Result<json::object>> create_conversation(std::string agent_id, json::value body,
+                                                       std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_conversation(std::string conversation_id);
     io::Task<Result<json::array>> list_conversations(Query query);
     // The agent a conversation belongs to (for POST /conversations/{id}/messages).

@@ -377,6 +377,28 @@ struct AgentService::Impl {
         co_return ok_status();
     }
 
+    // Writes `record` at `key` (and an empty `index` key, if any) unless `key` exists; returns
+    // what is stored at `key` then — a create that takes effect once per id.
+    io::Task<Result<json::object>> create_once(std::string key, std::string index, json::object record) {
+        const std::string value = json::serialize(record);
+        store::TransactionBody<std::string> body =
+            [key, index, value](store::Transaction& t) -> io::Task<Result<std::string>> {
+                KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> existing, co_await t.get(key));
+                if (existing.has_value()) {
+                    co_return existing->value;
+                }
+                KELPIE_CO_TRY(t.set(key, value));
+                if (!index.empty()) {
+                    KELPIE_CO_TRY(t.set(index, ""));
+                }
+                KELPIE_CO_TRY(co_await t.commit());
+                co_return value;
+            };
+        const store::RetryOptions idempotent{.retry_unknown_result = true};
+        KELPIE_CO_TRY_ASSIGN(std::string stored, co_await store::run_transaction(executor, store, body, idempotent));
+        co_return records::parse_record(stored, "record");
+    }
+
     // Every key/value in [begin, end), page by page.
     io::Task<Result<std::vector<store::KeyValue>>> scan(std::string begin, std::string end) {
         std::vector<store::KeyValue> out;
@@ -601,7 +623,16 @@ io::Task<Result<json::array>> AgentService::list_agents(Query query) {
     co_return page(std::move(agents), query, 50);
 }
 
-io::Task<Result<json::object>> AgentService::update_agent(std::string agent_id, json::value body_value) {
+namespace {
+
+std::string journal_key(const std::string& idempotency_key) {
+    return idempotency_key.empty() ? std::string() : "http:" + idempotency_key;
+}
+
+}  // namespace
+
+io::Task<Result<json::object>> AgentService::update_agent(std::string agent_id, json::value body_value,
+                                                          std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "name", name_bytes_max));
     KELPIE_CO_TRY(want_string(body, "description", system_prompt_bytes_max));
@@ -611,7 +642,7 @@ io::Task<Result<json::object>> AgentService::update_agent(std::string agent_id, 
     KELPIE_CO_TRY(want_type(body, "tool_rules", json::kind::array, "an array of tool rules"));
     KELPIE_CO_TRY(want_type(body, "metadata", json::kind::object, "an object"));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
-    co_return co_await impl_->invoke(agent_id, "update", std::move(body), "");
+    co_return co_await impl_->invoke(agent_id, "update", std::move(body), journal_key(idempotency_key));
 }
 
 io::Task<Status> AgentService::delete_agent(std::string agent_id) {
@@ -620,10 +651,11 @@ io::Task<Status> AgentService::delete_agent(std::string agent_id) {
     co_return ok_status();
 }
 
-io::Task<Result<json::object>> AgentService::reset_messages(std::string agent_id, json::value body) {
+io::Task<Result<json::object>> AgentService::reset_messages(std::string agent_id, json::value body,
+                                                            std::string idempotency_key) {
     KELPIE_CO_TRY(body_object(body));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
-    co_return co_await impl_->invoke(agent_id, "reset", json::object(), "");
+    co_return co_await impl_->invoke(agent_id, "reset", json::object(), journal_key(idempotency_key));
 }
 
 // Blocks ------------------------------------------------------------------------------------------
@@ -662,7 +694,8 @@ io::Task<Result<json::object>> AgentService::retrieve_agent_block(std::string ag
 }
 
 io::Task<Result<json::object>> AgentService::update_agent_block(std::string agent_id, std::string label,
-                                                                json::value body_value) {
+                                                                json::value body_value,
+                                                                std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "value", static_cast<size_t>(block_chars_limit_max) * 4));
     KELPIE_CO_TRY(want_string(body, "label", block_label_bytes_max));
@@ -676,7 +709,7 @@ io::Task<Result<json::object>> AgentService::update_agent_block(std::string agen
     json::object arg;
     arg["label"] = label;
     arg["patch"] = std::move(body);
-    co_return co_await impl_->invoke(agent_id, "update_block", std::move(arg), "");
+    co_return co_await impl_->invoke(agent_id, "update_block", std::move(arg), journal_key(idempotency_key));
 }
 
 io::Task<Result<json::object>> AgentService::attach_block(std::string agent_id, std::string block_id) {
@@ -701,11 +734,15 @@ io::Task<Result<json::object>> AgentService::detach_block(std::string agent_id, 
     co_return co_await impl_->invoke(agent_id, "detach_block", std::move(arg), "");
 }
 
-io::Task<Result<json::object>> AgentService::create_block(json::value body_value) {
+io::Task<Result<json::object>> AgentService::create_block(json::value body_value, std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY_ASSIGN(json::object block, make_block(body, impl_->executor.random(), impl_->now(), true));
-    KELPIE_CO_TRY(co_await impl_->write(records::block_key(str(block, "id")), json::serialize(block)));
-    co_return block;
+    if (idempotency_key.empty()) {
+        KELPIE_CO_TRY(co_await impl_->write(records::block_key(str(block, "id")), json::serialize(block)));
+        co_return block;
+    }
+    block["id"] = records::stable_id("block", "create\n" + idempotency_key);
+    co_return co_await impl_->create_once(records::block_key(str(block, "id")), std::string(), std::move(block));
 }
 
 io::Task<Result<json::object>> AgentService::retrieve_block(std::string block_id) {
@@ -1484,7 +1521,8 @@ io::Task<Result<json::array>> AgentService::run_steps(std::string run_id) {
 
 // Conversations ------------------------------------------------------------------------------------
 
-io::Task<Result<json::object>> AgentService::create_conversation(std::string agent_id, json::value body_value) {
+io::Task<Result<json::object>> AgentService::create_conversation(std::string agent_id, json::value body_value,
+                                                                 std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "description", system_prompt_bytes_max));
     KELPIE_CO_TRY(want_string(body, "model", name_bytes_max));
@@ -1505,18 +1543,12 @@ io::Task<Result<json::object>> AgentService::create_conversation(std::string age
     c["model"] = body.contains("model") ? body.at("model") : json::value(nullptr);
     c["isolated_block_labels"] = arr(body, "isolated_block_labels") ? json::value(*arr(body, "isolated_block_labels"))
                                                                     : json::value(json::array());
+    if (!idempotency_key.empty()) {
+        c["id"] = records::stable_id("conv", agent_id + "\n" + idempotency_key);
+    }
     const std::string id = str(c, "id");
-    const std::string conv_key = records::conversation_key(id);
     const std::string index_key = records::agent_conversation_key(agent_id, records::micros(wall), id);
-    const std::string value = json::serialize(c);
-    store::TransactionBody<store::Revision> write =
-        [conv_key, index_key, value](store::Transaction& t) -> io::Task<Result<store::Revision>> {
-            KELPIE_CO_TRY(t.set(conv_key, value));
-            KELPIE_CO_TRY(t.set(index_key, ""));
-            co_return co_await t.commit();
-        };
-    KELPIE_CO_TRY(co_await store::run_transaction(m.executor, m.store, write));
-    co_return c;
+    co_return co_await m.create_once(records::conversation_key(id), index_key, std::move(c));
 }
 
 io::Task<Result<json::object>> AgentService::retrieve_conversation(std::string conversation_id) {

@@ -334,7 +334,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
             co_return answer_object(co_await a.retrieve_agent(p[1]));
         }
         if (method == "PATCH") {
-            co_return answer_object(co_await a.update_agent(p[1], std::move(body)));
+            co_return answer_object(co_await a.update_agent(p[1], std::move(body), idempotency_key));
         }
         if (method == "DELETE") {
             Status s = co_await a.delete_agent(p[1]);
@@ -347,7 +347,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         }
     }
     if (is("agents/*/reset-messages") && method == "PATCH") {
-        co_return answer_object(co_await a.reset_messages(p[1], std::move(body)));
+        co_return answer_object(co_await a.reset_messages(p[1], std::move(body), idempotency_key));
     }
     if (is("agents/*/core-memory/blocks") && method == "GET") {
         co_return answer_array(co_await a.list_agent_blocks(p[1], query));
@@ -357,7 +357,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
             co_return answer_object(co_await a.retrieve_agent_block(p[1], p[4]));
         }
         if (method == "PATCH") {
-            co_return answer_object(co_await a.update_agent_block(p[1], p[4], std::move(body)));
+            co_return answer_object(co_await a.update_agent_block(p[1], p[4], std::move(body), idempotency_key));
         }
     }
     if (is("agents/*/core-memory/blocks/attach/*") && method == "PATCH") {
@@ -439,7 +439,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
 
     // Blocks.
     if (is("blocks") && method == "POST") {
-        co_return answer_object(co_await a.create_block(std::move(body)));
+        co_return answer_object(co_await a.create_block(std::move(body), idempotency_key));
     }
     if (is("blocks") && method == "GET") {
         co_return answer_array(co_await a.list_blocks(query));
@@ -479,7 +479,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
 
     // Conversations.
     if (is("conversations") && method == "POST") {
-        co_return answer_object(co_await a.create_conversation(query.get("agent_id").value_or(""), std::move(body)));
+        co_return answer_object(co_await a.create_conversation(query.get("agent_id").value_or(""), std::move(body), idempotency_key));
     }
     if (is("conversations") && method == "GET") {
         co_return answer_array(co_await a.list_conversations(query));

@@ -14,8 +14,9 @@
 //   - SSE: `data: <json>\n\n` per message, then stop_reason, usage_statistics and `data: [DONE]`;
 //     a failure after the stream started ends with stop_reason, `event: error` + error_message,
 //     `[DONE]`; with include_pings, a ping when nothing was sent for sse_ping_interval;
-//   - `Idempotency-Key` on POST /agents and message sends: the same key gives the stored answer,
-//     across restarts (the agent actor's durable invocation journal).
+//   - `Idempotency-Key` on agent creation and changes, message sends, resets, agent block edits,
+//     block and conversation creation: the same key takes effect once and gives the same answer,
+//     across restarts (the agent's durable invocation journal, or an id derived from the key).
 //
 //   GET /v1/health, /health       200 {"status":"ok","version":"<kelpie version>","store":"<backend>"}
 

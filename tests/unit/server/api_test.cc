@@ -278,6 +278,27 @@ TEST(Api, PendingApprovalIs409AndIdempotencyKeyReplays) {
     ASSERT_EQ(c1.status, 200);
     EXPECT_EQ(c1.body, c2.body);
     EXPECT_EQ(api.body(api.call("GET", "/v1/agents/?name=once")).as_array().size(), 1u);
+    // Blocks and conversations: the same key creates one.
+    std::vector<HttpHeader> block_key = {HttpHeader{"Idempotency-Key", "block-1"}};
+    HttpResponse b1 = api.call("POST", "/v1/blocks/", R"({"label":"k","value":"v"})", block_key);
+    HttpResponse b2 = api.call("POST", "/v1/blocks/", R"({"label":"k","value":"v"})", block_key);
+    ASSERT_EQ(b1.status, 200);
+    EXPECT_EQ(b1.body, b2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/blocks/?label=k")).as_array().size(), 1u);
+    std::vector<HttpHeader> conv_key = {HttpHeader{"Idempotency-Key", "conv-1"}};
+    HttpResponse v1 = api.call("POST", "/v1/conversations/?agent_id=" + other, "{}", conv_key);
+    HttpResponse v2 = api.call("POST", "/v1/conversations/?agent_id=" + other, "{}", conv_key);
+    ASSERT_EQ(v1.status, 200);
+    EXPECT_EQ(v1.body, v2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/conversations/?agent_id=" + other)).as_array().size(), 1u);
+    // A block edit with a key: a retry after the block changed again gets the first answer.
+    std::vector<HttpHeader> edit_key = {HttpHeader{"Idempotency-Key", "edit-1"}};
+    const std::string with_block = api.create_agent(R"({"memory_blocks":[{"label":"human","value":"a"}]})");
+    HttpResponse e1 = api.call("PATCH", "/v1/agents/" + with_block + "/core-memory/blocks/human", R"({"value":"b"})", edit_key);
+    api.call("PATCH", "/v1/agents/" + with_block + "/core-memory/blocks/human", R"({"value":"c"})");
+    HttpResponse e2 = api.call("PATCH", "/v1/agents/" + with_block + "/core-memory/blocks/human", R"({"value":"b"})", edit_key);
+    EXPECT_EQ(e1.body, e2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + with_block + "/core-memory/blocks/human")).at("value").as_string(), "c");
 }
 
 TEST(Api, CustomToolsFromPythonSource) {
