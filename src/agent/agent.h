@@ -59,6 +59,7 @@ inline constexpr int64_t max_steps_default = 50;
 inline constexpr int64_t max_steps_max = 500;
 inline constexpr size_t tool_return_chars_default = 50'000;  // longer tool results are truncated
 inline constexpr size_t list_limit_max = 1000;               // items per page
+inline constexpr size_t rendered_agents_max = 1024;          // GET agent renderings kept per node
 inline constexpr size_t run_stream_events_max = 100'000;     // buffered events per streamed run
 // In-context history kept for the model: the oldest messages beyond this are left out of the
 // prompt (still stored and listable). Compaction by summary is not implemented yet.
@@ -131,6 +132,8 @@ public:
     // agent (and the stored answer), across restarts.
     io::Task<Result<json::object>> create_agent(json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_agent(std::string agent_id);
+    // The same, serialized; answered from a per-node cache while the store's revision is unchanged.
+    io::Task<Result<std::string>> retrieve_agent_text(std::string agent_id);
     io::Task<Result<json::array>> list_agents(Query query);
     io::Task<Result<json::object>> update_agent(std::string agent_id, json::value body,
                                                 std::string idempotency_key = "");

@@ -2,6 +2,7 @@
 // every change of an agent to its actor (loop/agent_actor.h).
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -292,6 +293,8 @@ struct AgentService::Impl {
     store::Store& store;
     actor::Runtime& runtime;
     std::shared_ptr<loop::Shared> shared;
+    // retrieve_agent_text's renderings, by agent id: (store revision when rendered, the JSON).
+    std::unordered_map<std::string, std::pair<store::Revision, std::string>> renderings;
 
     std::string now() const { return records::iso_time(executor.wall_now()); }
 
@@ -582,6 +585,25 @@ io::Task<Result<json::object>> AgentService::create_agent(json::value body_value
 
 io::Task<Result<json::object>> AgentService::retrieve_agent(std::string agent_id) {
     co_return co_await impl_->agent_state_json(std::move(agent_id));
+}
+
+io::Task<Result<std::string>> AgentService::retrieve_agent_text(std::string agent_id) {
+    // Serialized renderings are kept per store revision: while nothing at all was committed since
+    // an agent was rendered, the text is still exact (the revision is read before the records, so
+    // a commit racing the reads only makes the entry stale, never wrong for a later revision).
+    Impl& m = *impl_;
+    KELPIE_CO_TRY_ASSIGN(store::Revision revision, co_await m.store.current_revision());
+    auto cached = m.renderings.find(agent_id);
+    if (cached != m.renderings.end() && cached->second.first == revision) {
+        co_return cached->second.second;
+    }
+    KELPIE_CO_TRY_ASSIGN(json::object agent, co_await m.agent_state_json(agent_id));
+    std::string text = json::serialize(agent);
+    if (m.renderings.size() >= rendered_agents_max) {
+        m.renderings.clear();
+    }
+    m.renderings[agent_id] = std::pair<store::Revision, std::string>(revision, text);
+    co_return text;
 }
 
 io::Task<Result<json::array>> AgentService::list_agents(Query query) {

@@ -331,7 +331,8 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
     }
     if (is("agents/*")) {
         if (method == "GET") {
-            co_return answer_object(co_await a.retrieve_agent(p[1]));
+            Result<std::string> text = co_await a.retrieve_agent_text(p[1]);
+            co_return text.ok() ? HttpResponse::json(200, std::move(*text)) : from_error(text.error(), method);
         }
         if (method == "PATCH") {
             co_return answer_object(co_await a.update_agent(p[1], std::move(body), idempotency_key));

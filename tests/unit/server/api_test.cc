@@ -152,6 +152,25 @@ TEST(Api, AgentsWithAndWithoutTrailingSlashAndPaginationTerminates) {
     EXPECT_EQ(tagged[0].at("id").as_string(), ids[1]);
 }
 
+// GET agent answers from a cache keyed by the store's revision: any commit (the agent's own, or a
+// shared block's) must show in the next GET.
+TEST(Api, GetAgentSeesEveryChange) {
+    Api api;
+    const std::string id = api.create_agent(R"({"name":"before"})");
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + id)).at("name").as_string(), "before");
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + id)).at("name").as_string(), "before");
+    api.call("PATCH", "/v1/agents/" + id, R"({"name":"after"})");
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + id)).at("name").as_string(), "after");
+    HttpResponse block = api.call("POST", "/v1/blocks/", R"({"label":"shared","value":"one"})");
+    const std::string block_id(api.body(block).at("id").as_string());
+    api.call("PATCH", "/v1/agents/" + id + "/core-memory/blocks/attach/" + block_id);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + id)).at("blocks").as_array().size(), 1u);
+    api.call("PATCH", "/v1/blocks/" + block_id, R"({"value":"two"})");  // not through the agent
+    EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + id)).at("blocks").as_array()[0].at("value").as_string(), "two");
+    api.call("DELETE", "/v1/agents/" + id);
+    EXPECT_EQ(api.call("GET", "/v1/agents/" + id).status, 404);
+}
+
 TEST(Api, ErrorsHaveTheRightStatusAndADetail) {
     Api api;
     const std::string id = api.create_agent();
