@@ -111,6 +111,28 @@ io::Task<Result<ChatResponse>> with_retries(io::Executor& executor, Duration tim
     }
 }
 
+io::Task<Attempt> http_attempt(io::Network& network, http::Url url, http::Request request,
+                               std::string provider, ParseWhole parse, http::BodySink stream_sink,
+                               FinishStream finish) {
+    const bool streamed = static_cast<bool>(stream_sink);
+    Result<http::Response> answer =
+        co_await http::send(network, url, std::move(request), stream_sink, llm_response_bytes_max);
+    if (!answer.ok()) {
+        co_return transport_failure(std::move(answer).error());
+    }
+    if (answer->status < 200 || answer->status >= 300) {
+        co_return status_failure(provider, *answer);
+    }
+    if (streamed) {
+        co_return Attempt(finish());
+    }
+    Result<ChatResponse> parsed = parse(answer->body);
+    if (!parsed.ok()) {
+        co_return Attempt(std::move(parsed));
+    }
+    co_return Attempt(check_not_empty(std::move(*parsed)));
+}
+
 Result<ChatResponse> check_not_empty(ChatResponse response) {
     if (response.content.empty() && response.tool_calls.empty() && response.reasoning.empty()) {
         return Error(ErrorCode::unavailable, "the model gave an empty response");

@@ -20,7 +20,6 @@ public:
     Result<ChatResponse> result;
     bool retryable = false;           // a transient failure: 429, 5xx, refused or broken connection
     Duration retry_after;             // the server's Retry-After, if it gave one
-    bool delivered = false;           // a delta reached the caller: retrying would repeat it
 };
 
 // The error an HTTP error status means, with the provider's own message when the body has one:
@@ -37,6 +36,15 @@ using AttemptFn = std::function<io::Task<Attempt>()>;
 // delta was delivered). `delivered` must point at the flag the attempt sets when it delivers.
 io::Task<Result<ChatResponse>> with_retries(io::Executor& executor, Duration timeout,
                                             AttemptFn attempt, const bool* delivered);
+
+// One HTTP attempt of a provider. Without `stream_sink` the whole body goes to `parse`; with it,
+// a 2xx body streams into the sink and `finish` gives the answer. Non-2xx answers and transport
+// failures become the Attempt's error (status_failure, transport_failure).
+using ParseWhole = std::function<Result<ChatResponse>(const std::string& body)>;
+using FinishStream = std::function<Result<ChatResponse>()>;
+io::Task<Attempt> http_attempt(io::Network& network, http::Url url, http::Request request,
+                               std::string provider, ParseWhole parse, http::BodySink stream_sink,
+                               FinishStream finish);
 
 // A response with no text and no tool calls is an error (llm_empty_response).
 Result<ChatResponse> check_not_empty(ChatResponse response);

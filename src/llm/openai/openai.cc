@@ -304,40 +304,25 @@ public:
 private:
     io::Task<common::Attempt> attempt(http::Request r, DeltaSink on_delta,
                                       std::shared_ptr<bool> delivered) {
-        if (!on_delta) {
-            Result<http::Response> answer =
-                co_await http::send(network_, url_, std::move(r), nullptr, llm_response_bytes_max);
-            if (!answer.ok()) {
-                co_return common::transport_failure(std::move(answer).error());
-            }
-            if (answer->status < 200 || answer->status >= 300) {
-                co_return common::status_failure("openai", *answer);
-            }
-            Result<ChatResponse> parsed = parse_whole(answer->body);
-            if (!parsed.ok()) {
-                co_return common::Attempt(std::move(parsed));
-            }
-            co_return common::Attempt(common::check_not_empty(std::move(*parsed)));
+        // Everything handed to http_attempt is named first (ADR 0001: no temporaries inside
+        // a co_await expression).
+        std::string provider = "openai";
+        common::ParseWhole parse = parse_whole;
+        http::BodySink sink;
+        common::FinishStream finish;
+        if (on_delta) {
+            auto state = std::make_shared<StreamState>(on_delta, delivered.get());
+            auto splitter = std::make_shared<http::SseSplitter>();
+            sink = [state, splitter](std::string_view piece) -> Status {
+                for (const http::SseSplitter::Event& e : splitter->feed(piece)) {
+                    KELPIE_TRY(state->on_event(e.data));
+                }
+                return {};
+            };
+            finish = [state] { return state->finish(); };
         }
-        auto state = std::make_shared<StreamState>(on_delta, delivered.get());
-        auto splitter = std::make_shared<http::SseSplitter>();
-        http::BodySink sink = [state, splitter](std::string_view piece) -> Status {
-            for (const http::SseSplitter::Event& e : splitter->feed(piece)) {
-                KELPIE_TRY(state->on_event(e.data));
-            }
-            return {};
-        };
-        Result<http::Response> answer =
-            co_await http::send(network_, url_, std::move(r), sink, llm_response_bytes_max);
-        if (!answer.ok()) {
-            common::Attempt failed = common::transport_failure(std::move(answer).error());
-            failed.delivered = *delivered;
-            co_return failed;
-        }
-        if (answer->status < 200 || answer->status >= 300) {
-            co_return common::status_failure("openai", *answer);
-        }
-        co_return common::Attempt(state->finish());
+        co_return co_await common::http_attempt(network_, url_, std::move(r), std::move(provider),
+                                                std::move(parse), std::move(sink), std::move(finish));
     }
 
     io::Executor& executor_;
