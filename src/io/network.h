@@ -56,7 +56,17 @@ public:
     // Binds and listens on `address` (port 0: any free port). Fails with io_error (address in
     // use, permission denied, unknown host) and a message saying which.
     virtual Result<std::unique_ptr<Listener>> listen(const Address& address) = 0;
+    // Connects over TCP. `address.host` is an IP address or a name to resolve (each resolved
+    // address is tried in turn). Fails with io_error naming the address and the OS error.
     virtual Task<Result<std::unique_ptr<Connection>>> connect(const Address& address) = 0;
+    // Connects over TCP, then TLS (1.2 or later): `server_name` goes out as SNI, and the peer's
+    // certificate must chain to a trusted CA and name `server_name` (an IP address is matched
+    // against the certificate's IP entries). The trusted CAs are the system's (or those named
+    // by the SSL_CERT_FILE / SSL_CERT_DIR environment variables) plus any the world was given.
+    // Fails with io_error saying why (e.g. "certificate verify failed: self-signed
+    // certificate"); a network without TLS fails with unavailable.
+    virtual Task<Result<std::unique_ptr<Connection>>> connect_tls(const Address& address,
+                                                                  std::string server_name) = 0;
 };
 
 }  // namespace kelpie::io

@@ -29,6 +29,9 @@ struct RealWorldOptions {
     uint32_t blocking_threads = 4;
     // Seed of the executors' random sources; unset: drawn from the OS.
     std::optional<uint64_t> seed;
+    // A PEM file of CA certificates trusted for outbound TLS besides the system's (empty: none).
+    // A file that cannot be read makes TLS connections fail with an error naming it.
+    std::string tls_ca_file;
 };
 
 class RealWorld {
@@ -41,8 +44,11 @@ public:
     uint32_t shard_count() const;
     // REQUIRES: shard < shard_count().
     Executor& executor(uint32_t shard = 0);
-    // TCP on the shard's io_context. REQUIRES: used only from that shard's tasks.
+    // TCP (and TLS over it) on the shard's io_context. REQUIRES: used only from that shard's tasks.
     Network& network(uint32_t shard = 0);
+    // Loads shard 0's trusted CAs for outbound TLS now rather than on the first connection, so a
+    // bad RealWorldOptions::tls_ca_file is reported at start: fails with io_error naming it.
+    Status prepare_tls();
     // The pool for blocking calls (io/blocking.h).
     BlockingPool& blocking_pool();
 

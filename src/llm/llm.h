@@ -130,8 +130,9 @@ public:
 };
 
 // Where an HTTP provider lives. base_url: "http://127.0.0.1:9999/v1" (OpenAI-compatible: the
-// path prefix before /chat/completions) or "http://127.0.0.1:9999" (Anthropic: before
-// /v1/messages). An empty api_key sends no credential header.
+// path prefix before /chat/completions) or "https://api.anthropic.com" (Anthropic: before
+// /v1/messages); https goes over io::Network::connect_tls, the certificate verified. An empty
+// api_key sends no credential header.
 struct ProviderConfig {
     std::string base_url;
     std::string api_key;

@@ -27,6 +27,8 @@ struct ServeOptions {
     std::string openai_api_key;
     std::string anthropic_base_url;
     std::string anthropic_api_key;
+    // Extra trusted CAs (PEM) for https model endpoints, besides the system's.
+    std::string tls_ca_file;
     std::string default_model = "openai/gpt-4o-mini";
 };
 int run_serve(const ServeOptions& options);

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
     serve_cmd
         ->add_option("--openai-base-url", serve.openai_base_url,
                      "OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama): the URL before "
-                     "/chat/completions, e.g. http://127.0.0.1:11434/v1")
+                     "/chat/completions, e.g. http://127.0.0.1:11434/v1 (default https://api.openai.com/v1)")
         ->envname("OPENAI_BASE_URL");
     serve_cmd->add_option("--openai-api-key", serve.openai_api_key, "Key for the OpenAI-compatible endpoint")
         ->envname("OPENAI_API_KEY");
@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
         ->envname("ANTHROPIC_BASE_URL");
     serve_cmd->add_option("--anthropic-api-key", serve.anthropic_api_key, "Key for Anthropic")
         ->envname("ANTHROPIC_API_KEY");
+    serve_cmd
+        ->add_option("--tls-ca-file", serve.tls_ca_file,
+                     "PEM file of CA certificates to trust for https model endpoints, besides the "
+                     "system's (SSL_CERT_FILE and SSL_CERT_DIR are honoured too)")
+        ->envname("KELPIE_TLS_CA_FILE");
     serve_cmd
         ->add_option("--default-model", serve.default_model,
                      "Model handle for agents created without one (and for letta/auto)")

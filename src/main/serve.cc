@@ -113,7 +113,14 @@ int run_serve(const ServeOptions& options) {
         return 1;
     }
     // Blocking calls (RocksDB, synchronous etcd gRPC) each hold a pool thread while they wait.
-    io::RealWorld world(io::RealWorldOptions{.blocking_threads = 16});
+    io::RealWorld world(
+        io::RealWorldOptions{.blocking_threads = 16, .tls_ca_file = options.tls_ca_file});
+    if (!options.tls_ca_file.empty()) {
+        if (Status tls = world.prepare_tls(); !tls.ok()) {
+            spdlog::error("--tls-ca-file: {}", tls.error().message);
+            return 1;
+        }
+    }
     std::string where;
     auto opened = io::block_on(world, world.executor(),
                                open_store(&world, options.store, *data_dir, &where));

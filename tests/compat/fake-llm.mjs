@@ -11,8 +11,9 @@
 //       when a delay or hold makes the answers leave in another order.
 //   (3) No input, however malformed, and no client disconnect may crash the process.
 import { createHash } from 'node:crypto';
-import { renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -317,7 +318,7 @@ function embeddings_response(body) {
 const llm_routes = {
     '/v1/chat/completions': 'openai', '/v1/messages': 'anthropic', '/v1/embeddings': 'embeddings',
 };
-const recorded_headers = ['authorization', 'x-api-key', 'anthropic-version', 'content-type'];
+const recorded_headers = ['host', 'authorization', 'x-api-key', 'anthropic-version', 'content-type'];
 const models = ['gpt-4o-mini', 'text-embedding-3-small']
     .map((id) => ({ id, object: 'model', created: created_s, owned_by: 'fake-llm' }));
 
@@ -450,7 +451,8 @@ async function handle(ctx, req, res) {
 
 // Starts the fake on 127.0.0.1 (port 0 picks a free port). close() cuts open connections, so it
 // never waits for a held request or an idle keep-alive client.
-export function startFakeLlm({ port = 0 } = {}) {
+// With `tls` ({cert, key}: PEM text) it serves HTTPS instead of HTTP.
+export function startFakeLlm({ port = 0, tls = null } = {}) {
     const ctx = { state: fresh_state() };
     const sleepers = new Map(); // timer -> resolve, so reset and close can end delays early.
     ctx.sleep = (ms) => new Promise((resolve) => {
@@ -461,13 +463,17 @@ export function startFakeLlm({ port = 0 } = {}) {
         sleepers.forEach((resolve, timer) => { clearTimeout(timer); resolve(); });
         sleepers.clear();
     };
-    const server = http.createServer((req, res) => {
+    const on_request = (req, res) => {
         handle(ctx, req, res).catch(() => {
             if (res.headersSent) res.destroy();
             else send_json(res, 500, error_body('openai', 500, 'fake-llm: internal error'));
         });
-    });
+    };
+    const server = tls ? https.createServer({ cert: tls.cert, key: tls.key }, on_request)
+        : http.createServer(on_request);
     server.on('clientError', (_err, socket) => socket.destroy());
+    // A client that rejects the certificate aborts the handshake; that is not the fake's failure.
+    server.on('tlsClientError', (_err, socket) => socket.destroy());
     return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, '127.0.0.1', () => resolve({
@@ -481,22 +487,37 @@ export function startFakeLlm({ port = 0 } = {}) {
     });
 }
 
-// Usage: node fake-llm.mjs [--port N] [--port-file PATH]. Bad arguments exit 2.
+// Usage: node fake-llm.mjs [--port N] [--port-file PATH] [--tls-cert PEM --tls-key PEM].
+// Bad arguments exit 2.
+const parent_poll_ms = 500;
+
 async function main() {
-    const options = { port: { type: 'string', default: '0' }, 'port-file': { type: 'string' } };
+    const options = {
+        port: { type: 'string', default: '0' }, 'port-file': { type: 'string' },
+        'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' },
+    };
     const { values } = parseArgs({ options });
     if (!/^\d+$/.test(values.port)) throw new Error(`--port must be a number, got ${values.port}`);
-    const fake = await startFakeLlm({ port: Number(values.port) });
+    if (!values['tls-cert'] !== !values['tls-key']) {
+        throw new Error('--tls-cert and --tls-key go together');
+    }
+    const tls = values['tls-cert']
+        ? { cert: readFileSync(values['tls-cert']), key: readFileSync(values['tls-key']) } : null;
+    const fake = await startFakeLlm({ port: Number(values.port), tls });
     const port_file = values['port-file'];
     if (port_file) {
         // Written then renamed, so a harness polling for the file never reads a partial port.
         writeFileSync(`${port_file}.tmp`, `${fake.port}\n`);
         renameSync(`${port_file}.tmp`, port_file);
     }
-    console.log(`fake-llm listening on 127.0.0.1:${fake.port}`);
+    console.log(`fake-llm listening on 127.0.0.1:${fake.port}${tls ? ' (https)' : ''}`);
     const stop = () => fake.close().then(() => process.exit(0));
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
+    // A harness that crashes cannot stop its fake: the fake stops itself once its parent is gone
+    // (it is re-parented), so no test run leaves one behind.
+    const parent = process.ppid;
+    setInterval(() => { if (process.ppid !== parent) stop(); }, parent_poll_ms).unref();
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

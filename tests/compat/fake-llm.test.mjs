@@ -160,8 +160,8 @@ describe('control API', () => {
         assert.equal(requests[1].headers.authorization, 'Bearer fake');
         assert.ok(requests[1].headers['anthropic-version'], 'the SDK sends its API version');
         assert.deepEqual(requests[1].body, claude('yo'));
-        assert.deepEqual(requests[4].headers, { ...anthropic_headers,
-            'content-type': 'application/json' }, 'only the four recorded headers, as sent');
+        assert.deepEqual(requests[4].headers, { ...anthropic_headers, host: base.slice(7),
+            'content-type': 'application/json' }, 'only the five recorded headers, as sent');
         assert.equal(requests[3].body, null, 'an unparsable body is recorded as null');
     });
 

@@ -132,6 +132,14 @@ set -e
 [ $rc = 1 ] && grep -q "cannot use data directory" "$work/bad.log" \
     && pass "bad data dir: exit 1 with a clear message" || { fail "bad data dir: rc=$rc"; cat "$work/bad.log"; }
 
+# 7b. An unreadable --tls-ca-file (trusted CAs for https model endpoints): clear error, exit 1.
+set +e
+"$kelpie" serve --port 0 --data-dir "$work/tls" --tls-ca-file "$work/no-such-ca.pem" > "$work/tls.log" 2>&1
+rc=$?
+set -e
+[ $rc = 1 ] && grep -q -- "--tls-ca-file: .*no-such-ca.pem" "$work/tls.log" \
+    && pass "bad --tls-ca-file: exit 1 naming the file" || { fail "bad --tls-ca-file: rc=$rc"; cat "$work/tls.log"; }
+
 # 8. The node: registered as 'local' (or --node-id); killed with SIGKILL, it restarts on the same
 # data dir at once (it takes over its dead predecessor's node lease instead of waiting it out).
 port=$(free_port)

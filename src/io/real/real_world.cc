@@ -103,7 +103,7 @@ RealWorld::RealWorld(RealWorldOptions options) : impl_(std::make_unique<Impl>())
     for (uint32_t i = 0; i < options.shards; i++) {
         auto shard = std::make_unique<Impl::Shard>();
         shard->executor = std::make_unique<real::RealExecutor>(shard->context, mix64(seed + i));
-        shard->network = std::make_unique<real::RealNetwork>(shard->context);
+        shard->network = std::make_unique<real::RealNetwork>(shard->context, options.tls_ca_file);
         impl_->shards.push_back(std::move(shard));
     }
     for (uint32_t i = 1; i < options.shards; i++) {
@@ -111,6 +111,14 @@ RealWorld::RealWorld(RealWorldOptions options) : impl_(std::make_unique<Impl>())
         shard.work.emplace(shard.context.get_executor());
         shard.thread = std::thread([&shard] { shard.context.run(); });
     }
+}
+
+Status RealWorld::prepare_tls() {
+    Result<boost::asio::ssl::context*> context = impl_->shards[0]->network->tls_context();
+    if (!context.ok()) {
+        return std::move(context).error();
+    }
+    return Status();
 }
 
 RealWorld::~RealWorld() {

@@ -1,8 +1,8 @@
 #pragma once
 
 // Private to llm/: one HTTP/1.1 request per connection over io::Network, the response parsed by
-// Beast's parser (as the server parses requests), and a Server-Sent Events splitter. Plain http://
-// only: TLS needs the io layer's help and is not there yet (the URL parser says so).
+// Beast's parser (as the server parses requests), and a Server-Sent Events splitter. http:// and
+// https:// (TLS from io::Network::connect_tls, the certificate checked against the host).
 
 #include <cstdint>
 #include <functional>
@@ -18,11 +18,12 @@
 namespace kelpie::llm::http {
 
 struct Url {
+    bool tls = false;  // https
     std::string host;
-    uint16_t port = 80;
+    uint16_t port = 80;  // 443 for https unless given
     std::string prefix;  // path before the endpoint ("/v1"), no trailing slash
 };
-// "http://host[:port][/prefix]"; https and anything malformed give invalid_argument.
+// "http[s]://host[:port][/prefix]"; anything else gives invalid_argument.
 Result<Url> parse_url(std::string_view url);
 
 struct Response {

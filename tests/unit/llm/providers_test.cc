@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <fstream>
 #include <thread>
 
@@ -35,16 +36,59 @@ namespace {
 
 namespace json = boost::json;
 
-// The fake LLM as a child process on a free port.
+// Runs a program to completion (stdout and stderr to /dev/null); returns its exit status.
+int run_program(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+        argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+        return -1;
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A throwaway self-signed certificate (its own CA) for 127.0.0.1 only, made with the openssl CLI.
+struct TestCertificate {
+    std::filesystem::path cert;
+    std::filesystem::path key;
+};
+TestCertificate make_test_certificate(const std::filesystem::path& dir) {
+    TestCertificate c{dir / "cert.pem", dir / "key.pem"};
+    const int rc = run_program({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                                "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+                                "/CN=kelpie-test", "-addext", "subjectAltName=IP:127.0.0.1",
+                                "-keyout", c.key.string(), "-out", c.cert.string()});
+    if (rc != 0) {
+        throw std::runtime_error("openssl could not make a test certificate");
+    }
+    return c;
+}
+
+// The fake LLM as a child process on a free port (serving HTTPS with `tls` set).
 class FakeLlm {
 public:
-    FakeLlm() {
+    explicit FakeLlm(std::optional<TestCertificate> tls = std::nullopt)
+        : tls_(tls.has_value()) {
         dir_ = std::filesystem::temp_directory_path() /
                ("kelpie-fake-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++));
         std::filesystem::create_directories(dir_);
         const std::string port_file = (dir_ / "port").string();
         const std::string script = std::string(KELPIE_SOURCE_DIR) + "/tests/compat/fake-llm.mjs";
         std::vector<std::string> args = {"node", script, "--port", "0", "--port-file", port_file};
+        if (tls.has_value()) {
+            args.insert(args.end(), {"--tls-cert", tls->cert.string(), "--tls-key", tls->key.string()});
+        }
         std::vector<char*> argv;
         for (std::string& a : args) {
             argv.push_back(a.data());
@@ -76,12 +120,14 @@ public:
         std::filesystem::remove_all(dir_);
     }
     uint16_t port() const { return port_; }
-    std::string base(std::string_view suffix = "") const {
-        return "http://127.0.0.1:" + std::to_string(port_) + std::string(suffix);
+    std::string base(std::string_view suffix = "", std::string_view host = "127.0.0.1") const {
+        return std::string(tls_ ? "https://" : "http://") + std::string(host) + ":" +
+               std::to_string(port_) + std::string(suffix);
     }
 
 private:
     static inline int counter_ = 0;
+    bool tls_ = false;
     pid_t pid_ = 0;
     uint16_t port_ = 0;
     std::filesystem::path dir_;
@@ -324,6 +370,100 @@ TEST_F(ProviderTest, AnthropicTextToolsAndWhatItSent) {
     EXPECT_EQ(messages[2].at("content").as_array()[0].at("tool_use_id").as_string(), "toolu_1");
 }
 
+// https endpoints: TLS over io::Network::connect_tls against the fake LLM serving HTTPS with a
+// throwaway certificate for 127.0.0.1. Trusted (RealWorldOptions::tls_ca_file), the whole
+// provider path works, streamed too; untrusted, or for another name, the handshake is refused
+// with the reason, before any request byte leaves.
+class TlsTest : public ::testing::Test {
+protected:
+    TlsTest()
+        : dir_(std::filesystem::temp_directory_path() /
+               ("kelpie-tls-" + std::to_string(::getpid()))),
+          cert_((std::filesystem::create_directories(dir_), make_test_certificate(dir_))),
+          fake_(cert_) {}
+    ~TlsTest() override { std::filesystem::remove_all(dir_); }
+
+    template <typename T>
+    static T run(io::RealWorld& world, io::Task<T> task) {
+        return io::block_on(world, world.executor(), std::move(task));
+    }
+    static Result<http::Response> get(io::RealWorld& world, const std::string& base) {
+        http::Request r;
+        r.method = "GET";
+        r.path = "/__fake/requests";
+        return run(world, http::send(world.network(), *http::parse_url(base), r, nullptr, 1 << 20));
+    }
+
+    std::filesystem::path dir_;
+    TestCertificate cert_;
+    FakeLlm fake_;
+};
+
+TEST_F(TlsTest, TrustedEndpointServesPlainAndStreamedCalls) {
+    io::RealWorld world(io::RealWorldOptions{.tls_ca_file = cert_.cert.string()});
+    ProviderConfig c;
+    c.base_url = fake_.base("/v1");
+    c.api_key = "k";
+    auto p = std::move(make_openai_provider(world.executor(), world.network(), c)).value();
+    ChatRequest r;
+    r.model = "gpt-4o-mini";
+    ChatMessage m;
+    m.content = "hi";
+    r.messages.push_back(m);
+    Result<ChatResponse> plain = run(world, p->complete(r, nullptr));
+    ASSERT_TRUE(plain.ok()) << plain.error().to_string();
+    EXPECT_FALSE(plain->content.empty());
+    std::string streamed;
+    int deltas = 0;
+    Result<ChatResponse> answer = run(world, p->complete(r, [&](const ChatDelta& d) {
+        streamed += d.text;
+        deltas++;
+    }));
+    ASSERT_TRUE(answer.ok()) << answer.error().to_string();
+    EXPECT_GE(deltas, 2);
+    EXPECT_EQ(streamed, answer->content);
+    EXPECT_EQ(streamed, plain->content);
+    Result<http::Response> log = get(world, fake_.base());
+    ASSERT_TRUE(log.ok()) << log.error().to_string();
+    const json::array sent = json::parse(log->body).as_array();
+    ASSERT_EQ(sent.size(), 2u);
+    EXPECT_EQ(sent[0].at("headers").at("authorization").as_string(), "Bearer k");
+    EXPECT_EQ(sent[0].at("headers").at("host").as_string(),
+              "127.0.0.1:" + std::to_string(fake_.port()));
+}
+
+TEST_F(TlsTest, UntrustedCertificateIsRefusedWithTheReason) {
+    io::RealWorld world;  // the system's CAs only
+    Result<http::Response> r = get(world, fake_.base());
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.code(), ErrorCode::unavailable);
+    EXPECT_NE(r.error().message.find("certificate verify failed"), std::string::npos)
+        << r.error().message;
+    EXPECT_NE(r.error().message.find("self-signed certificate"), std::string::npos)
+        << r.error().message;
+}
+
+TEST_F(TlsTest, CertificateForAnotherNameIsRefused) {
+    io::RealWorld world(io::RealWorldOptions{.tls_ca_file = cert_.cert.string()});
+    // "localhost" resolves to the same fake, but the certificate names only 127.0.0.1.
+    Result<http::Response> r = get(world, fake_.base("", "localhost"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.error().message.find("hostname mismatch"), std::string::npos)
+        << r.error().message;
+}
+
+TEST_F(TlsTest, AnUnreadableCaFileIsReportedAtStart) {
+    io::RealWorld world(io::RealWorldOptions{.tls_ca_file = (dir_ / "missing.pem").string()});
+    Status ready = world.prepare_tls();
+    ASSERT_FALSE(ready.ok());
+    EXPECT_NE(ready.error().message.find("missing.pem"), std::string::npos)
+        << ready.error().message;
+    // A plain-text file is no CA file either.
+    std::ofstream(dir_ / "junk.pem") << "not a certificate\n";
+    io::RealWorld junk(io::RealWorldOptions{.tls_ca_file = (dir_ / "junk.pem").string()});
+    EXPECT_FALSE(junk.prepare_tls().ok());
+}
+
 TEST(Llm, UrlsAndModelHandles) {
     Result<http::Url> u = http::parse_url("http://127.0.0.1:9999/v1/");
     ASSERT_TRUE(u.ok());
@@ -332,7 +472,12 @@ TEST(Llm, UrlsAndModelHandles) {
     EXPECT_EQ(u->prefix, "/v1");
     EXPECT_EQ(http::parse_url("http://localhost")->port, 80);
     EXPECT_EQ(http::parse_url("http://[::1]:8080")->host, "::1");
-    EXPECT_EQ(http::parse_url("https://api.openai.com/v1").code(), ErrorCode::invalid_argument);
+    Result<http::Url> tls = http::parse_url("https://api.openai.com/v1");
+    ASSERT_TRUE(tls.ok());
+    EXPECT_TRUE(tls->tls);
+    EXPECT_EQ(tls->port, 443);
+    EXPECT_EQ(tls->host, "api.openai.com");
+    EXPECT_FALSE(u->tls);
     EXPECT_EQ(http::parse_url("ftp://x").code(), ErrorCode::invalid_argument);
     EXPECT_EQ(http::parse_url("http://host:99999").code(), ErrorCode::invalid_argument);
     EXPECT_EQ(http::parse_url("http://:80").code(), ErrorCode::invalid_argument);

@@ -30,6 +30,10 @@ public:
     io::Task<Result<std::unique_ptr<io::Connection>>> connect(const io::Address&) override {
         co_return Error(ErrorCode::unavailable, "no network in this test");
     }
+    io::Task<Result<std::unique_ptr<io::Connection>>> connect_tls(const io::Address&,
+                                                                  std::string) override {
+        co_return Error(ErrorCode::unavailable, "no network in this test");
+    }
 };
 
 class Collector final : public BodyWriter {
