@@ -64,6 +64,10 @@ inline constexpr size_t run_stream_events_max = 100'000;     // buffered events 
 // In-context history kept for the model: the oldest messages beyond this are left out of the
 // prompt (still stored and listable). Compaction by summary is not implemented yet.
 inline constexpr size_t context_messages_max = 2000;
+// Stored answers of catalog changes (standalone blocks, tools) made with an Idempotency-Key: kept
+// as long as the agents' journal keeps theirs; each keyed change deletes up to this many expired.
+inline constexpr Duration catalog_answer_retention = actor::journal_retention_default;
+inline constexpr size_t answers_collected_per_change = 16;
 
 // The query string of a request, decoded: repeated names keep every value in order.
 class Query {
@@ -137,7 +141,7 @@ public:
     io::Task<Result<json::array>> list_agents(Query query);
     io::Task<Result<json::object>> update_agent(std::string agent_id, json::value body,
                                                 std::string idempotency_key = "");
-    io::Task<Status> delete_agent(std::string agent_id);
+    io::Task<Status> delete_agent(std::string agent_id, std::string idempotency_key = "");
     // PATCH /agents/{id}/reset-messages
     io::Task<Result<json::object>> reset_messages(std::string agent_id, json::value body,
                                                   std::string idempotency_key = "");
@@ -147,30 +151,40 @@ public:
     io::Task<Result<json::object>> retrieve_agent_block(std::string agent_id, std::string label);
     io::Task<Result<json::object>> update_agent_block(std::string agent_id, std::string label,
                                                       json::value body, std::string idempotency_key = "");
-    io::Task<Result<json::object>> attach_block(std::string agent_id, std::string block_id);
-    io::Task<Result<json::object>> detach_block(std::string agent_id, std::string block_id);
+    io::Task<Result<json::object>> attach_block(std::string agent_id, std::string block_id,
+                                                std::string idempotency_key = "");
+    io::Task<Result<json::object>> detach_block(std::string agent_id, std::string block_id,
+                                                std::string idempotency_key = "");
 
-    // Standalone blocks (/v1/blocks).
+    // Standalone blocks (/v1/blocks). Changes read and write in one transaction (concurrent
+    // changes never lose one another's update); with an Idempotency-Key the answer is stored with
+    // the change, and a retry gets it back.
     io::Task<Result<json::object>> create_block(json::value body, std::string idempotency_key = "");
     io::Task<Result<json::object>> retrieve_block(std::string block_id);
     io::Task<Result<json::array>> list_blocks(Query query);
-    io::Task<Result<json::object>> update_block(std::string block_id, json::value body);
-    io::Task<Status> delete_block(std::string block_id);
+    io::Task<Result<json::object>> update_block(std::string block_id, json::value body,
+                                                std::string idempotency_key = "");
+    io::Task<Status> delete_block(std::string block_id, std::string idempotency_key = "");
 
     // Tools: the built-in ones and custom Python tools (created from source: the schema comes
     // from the signature and docstring; `upsert` keeps the id of a tool with the same name), and
     // attach / detach. A custom tool is offered to the model; it cannot run here yet (no sandbox):
     // a call of it returns an error to the model, unless the tool requires approval, in which
-    // case the client supplies its result (as with client tools).
-    io::Task<Result<json::object>> create_tool(json::value body, bool upsert);
-    io::Task<Result<json::object>> update_tool(std::string tool_id, json::value body);
-    io::Task<Status> delete_tool(std::string tool_id);
+    // case the client supplies its result (as with client tools). Changes are transactional and
+    // take an Idempotency-Key, as for standalone blocks; a name names one tool.
+    io::Task<Result<json::object>> create_tool(json::value body, bool upsert,
+                                               std::string idempotency_key = "");
+    io::Task<Result<json::object>> update_tool(std::string tool_id, json::value body,
+                                               std::string idempotency_key = "");
+    io::Task<Status> delete_tool(std::string tool_id, std::string idempotency_key = "");
     io::Task<Result<json::array>> list_tools(Query query);
     io::Task<Result<json::object>> retrieve_tool(std::string tool_id);
     json::array base_tools() const;
     io::Task<Result<json::array>> list_agent_tools(std::string agent_id, Query query);
-    io::Task<Result<json::object>> attach_tool(std::string agent_id, std::string tool_id);
-    io::Task<Result<json::object>> detach_tool(std::string agent_id, std::string tool_id);
+    io::Task<Result<json::object>> attach_tool(std::string agent_id, std::string tool_id,
+                                               std::string idempotency_key = "");
+    io::Task<Result<json::object>> detach_tool(std::string agent_id, std::string tool_id,
+                                               std::string idempotency_key = "");
 
     json::array list_models() const;
 
@@ -184,8 +198,10 @@ public:
     io::Task<Result<SendResult>> send_message(std::string agent_id, std::string conversation_id,
                                               json::value body, std::shared_ptr<RunStream> stream,
                                               std::string idempotency_key);
-    // POST /messages/async: starts the run in the background and returns the Run at once.
-    io::Task<Result<json::object>> send_message_async(std::string agent_id, json::value body);
+    // POST /messages/async: starts the run in the background and returns the Run at once. With
+    // an idempotency key the run id is derived from it; a retry returns the run as it is now.
+    io::Task<Result<json::object>> send_message_async(std::string agent_id, json::value body,
+                                                      std::string idempotency_key = "");
     io::Task<Result<json::array>> list_messages(std::string agent_id, Query query);
     io::Task<Result<json::array>> retrieve_message(std::string message_id);
     io::Task<Result<json::object>> cancel_runs(std::string agent_id, json::value body);

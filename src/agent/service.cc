@@ -402,6 +402,54 @@ struct AgentService::Impl {
         co_return records::parse_record(stored, "record");
     }
 
+    // A change to the shared catalog (standalone blocks, custom tools) as one serializable
+    // transaction: `body` reads what it changes and stages its writes in `t` and returns the
+    // answer, so concurrent changes never lose one another's update. `request` (the operation,
+    // its target and the Idempotency-Key; empty: none) makes the change take effect once: its
+    // answer is stored in the same transaction, and a retry with the same key gets it back.
+    using Change = std::function<io::Task<Result<json::value>>(store::Transaction&)>;
+    io::Task<Result<json::value>> change(std::string request, Change body) {
+        const int64_t now_ms = executor.wall_now().unix_ms();
+        store::TransactionBody<std::string> txn =
+            [request, body, now_ms](store::Transaction& t) -> io::Task<Result<std::string>> {
+                if (!request.empty()) {
+                    KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored,
+                                         co_await t.get(records::answer_key(request)));
+                    if (stored.has_value()) {
+                        KELPIE_CO_TRY_ASSIGN(json::object a, records::parse_record(stored->value, "answer"));
+                        co_return json::serialize(a["answer"]);
+                    }
+                }
+                KELPIE_CO_TRY_ASSIGN(json::value answer, co_await body(t));
+                if (!request.empty()) {
+                    store::RangeOptions first{.limit = answers_collected_per_change};
+                    KELPIE_CO_TRY_ASSIGN(store::RangeResult expired,
+                                         co_await t.range(records::answer_gc_begin(),
+                                                          records::answer_gc_end(now_ms + 1), first));
+                    for (const store::KeyValue& kv : expired.pairs) {
+                        KELPIE_CO_TRY_ASSIGN(std::string old, records::answer_gc_request(kv.key));
+                        KELPIE_CO_TRY(t.clear(kv.key));
+                        KELPIE_CO_TRY(t.clear(records::answer_key(old)));
+                    }
+                    const int64_t expires_ms = now_ms + catalog_answer_retention.to_ms();
+                    json::object a{{"answer", answer}, {"expires_ms", expires_ms}};
+                    KELPIE_CO_TRY(t.set(records::answer_key(request), json::serialize(a)));
+                    KELPIE_CO_TRY(t.set(records::answer_gc_key(expires_ms, request), ""));
+                }
+                KELPIE_CO_TRY(co_await t.commit());
+                co_return json::serialize(answer);
+            };
+        // With a key, a commit of unknown outcome can be retried: the retry finds the answer.
+        const store::RetryOptions retry{.retry_unknown_result = !request.empty()};
+        KELPIE_CO_TRY_ASSIGN(std::string answer, co_await store::run_transaction(executor, store, txn, retry));
+        boost::system::error_code ec;
+        json::value parsed = json::parse(answer, ec);
+        if (ec) {
+            co_return Error(ErrorCode::corruption, "stored answer is not JSON");
+        }
+        co_return parsed;
+    }
+
     // Every key/value in [begin, end), page by page.
     io::Task<Result<std::vector<store::KeyValue>>> scan(std::string begin, std::string end) {
         std::vector<store::KeyValue> out;
@@ -651,6 +699,13 @@ std::string journal_key(const std::string& idempotency_key) {
     return idempotency_key.empty() ? std::string() : "http:" + idempotency_key;
 }
 
+// Names a catalog change made with an Idempotency-Key (Impl::change); empty without one.
+std::string request_key(std::string_view operation, std::string_view target,
+                        const std::string& idempotency_key) {
+    return idempotency_key.empty() ? std::string()
+                                   : fmt::format("{}\n{}\n{}", operation, target, idempotency_key);
+}
+
 }  // namespace
 
 io::Task<Result<json::object>> AgentService::update_agent(std::string agent_id, json::value body_value,
@@ -667,9 +722,14 @@ io::Task<Result<json::object>> AgentService::update_agent(std::string agent_id, 
     co_return co_await impl_->invoke(agent_id, "update", std::move(body), journal_key(idempotency_key));
 }
 
-io::Task<Status> AgentService::delete_agent(std::string agent_id) {
-    KELPIE_CO_TRY(co_await impl_->state(agent_id));
-    KELPIE_CO_TRY(co_await impl_->invoke(agent_id, "delete", json::object(), ""));
+io::Task<Status> AgentService::delete_agent(std::string agent_id, std::string idempotency_key) {
+    if (idempotency_key.empty()) {
+        KELPIE_CO_TRY(co_await impl_->state(agent_id));
+    } else {
+        // No check before the journal: a retry after the delete took effect gets its answer.
+        KELPIE_CO_TRY(check_id(agent_id, "agent", "agent"));
+    }
+    KELPIE_CO_TRY(co_await impl_->invoke(agent_id, "delete", json::object(), journal_key(idempotency_key)));
     co_return ok_status();
 }
 
@@ -734,7 +794,8 @@ io::Task<Result<json::object>> AgentService::update_agent_block(std::string agen
     co_return co_await impl_->invoke(agent_id, "update_block", std::move(arg), journal_key(idempotency_key));
 }
 
-io::Task<Result<json::object>> AgentService::attach_block(std::string agent_id, std::string block_id) {
+io::Task<Result<json::object>> AgentService::attach_block(std::string agent_id, std::string block_id,
+                                                                   std::string idempotency_key) {
     KELPIE_CO_TRY(check_id(block_id, "block", "block"));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
     KELPIE_CO_TRY_ASSIGN(std::optional<json::object> block,
@@ -745,15 +806,16 @@ io::Task<Result<json::object>> AgentService::attach_block(std::string agent_id, 
     json::object arg;
     arg["block_id"] = block_id;
     arg["block"] = std::move(*block);
-    co_return co_await impl_->invoke(agent_id, "attach_block", std::move(arg), "");
+    co_return co_await impl_->invoke(agent_id, "attach_block", std::move(arg), journal_key(idempotency_key));
 }
 
-io::Task<Result<json::object>> AgentService::detach_block(std::string agent_id, std::string block_id) {
+io::Task<Result<json::object>> AgentService::detach_block(std::string agent_id, std::string block_id,
+                                                                   std::string idempotency_key) {
     KELPIE_CO_TRY(check_id(block_id, "block", "block"));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
     json::object arg;
     arg["block_id"] = block_id;
-    co_return co_await impl_->invoke(agent_id, "detach_block", std::move(arg), "");
+    co_return co_await impl_->invoke(agent_id, "detach_block", std::move(arg), journal_key(idempotency_key));
 }
 
 io::Task<Result<json::object>> AgentService::create_block(json::value body_value, std::string idempotency_key) {
@@ -797,39 +859,55 @@ io::Task<Result<json::array>> AgentService::list_blocks(Query query) {
     co_return page(std::move(blocks), query, 50);
 }
 
-io::Task<Result<json::object>> AgentService::update_block(std::string block_id, json::value body_value) {
+io::Task<Result<json::object>> AgentService::update_block(std::string block_id, json::value body_value,
+                                                          std::string idempotency_key) {
+    KELPIE_CO_TRY(check_id(block_id, "block", "block"));
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "value", static_cast<size_t>(block_chars_limit_max) * 4));
     KELPIE_CO_TRY(want_string(body, "label", block_label_bytes_max));
     KELPIE_CO_TRY(want_type(body, "limit", json::kind::int64, "an integer"));
-    KELPIE_CO_TRY_ASSIGN(json::object block, co_await retrieve_block(block_id));
-    for (const char* key : {"label", "value", "limit", "description", "read_only", "metadata", "tags", "hidden"}) {
-        if (const json::value* v = body.if_contains(key); v != nullptr && !v->is_null()) {
-            block[key] = *v;
+    const std::string now = impl_->now();
+    Impl::Change edit = [block_id, body, now](store::Transaction& t) -> io::Task<Result<json::value>> {
+        const std::string key = records::block_key(block_id);
+        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(key));
+        if (!stored.has_value()) {
+            co_return not_found(fmt::format("Block {} not found", block_id));
         }
-    }
-    const int64_t limit = num(block, "limit", block_chars_limit_default);
-    if (limit <= 0 || limit > block_chars_limit_max) {
-        co_return invalid(fmt::format("block 'limit' must be 1..{}", block_chars_limit_max));
-    }
-    if (static_cast<int64_t>(loop::utf8_chars(str(block, "value"))) > limit) {
-        co_return invalid(fmt::format("Edit failed: Exceeds {} character limit (requested {})", limit,
-                                      loop::utf8_chars(str(block, "value"))));
-    }
-    block["updated_at"] = impl_->now();
-    KELPIE_CO_TRY(co_await impl_->write(records::block_key(block_id), json::serialize(block)));
-    co_return block;
+        KELPIE_CO_TRY_ASSIGN(json::object block, records::parse_record(stored->value, "block"));
+        for (const char* field : {"label", "value", "limit", "description", "read_only", "metadata", "tags", "hidden"}) {
+            if (const json::value* v = body.if_contains(field); v != nullptr && !v->is_null()) {
+                block[field] = *v;
+            }
+        }
+        const int64_t limit = num(block, "limit", block_chars_limit_default);
+        if (limit <= 0 || limit > block_chars_limit_max) {
+            co_return invalid(fmt::format("block 'limit' must be 1..{}", block_chars_limit_max));
+        }
+        if (static_cast<int64_t>(loop::utf8_chars(str(block, "value"))) > limit) {
+            co_return invalid(fmt::format("Edit failed: Exceeds {} character limit (requested {})", limit,
+                                          loop::utf8_chars(str(block, "value"))));
+        }
+        block["updated_at"] = now;
+        KELPIE_CO_TRY(t.set(key, json::serialize(block)));
+        co_return json::value(std::move(block));
+    };
+    KELPIE_CO_TRY_ASSIGN(json::value answer,
+                         co_await impl_->change(request_key("update_block", block_id, idempotency_key), edit));
+    co_return std::move(answer.as_object());
 }
 
-io::Task<Status> AgentService::delete_block(std::string block_id) {
-    KELPIE_CO_TRY(co_await retrieve_block(block_id));
-    const std::string key = records::block_key(block_id);
-    store::TransactionBody<store::Revision> body =
-        [key](store::Transaction& t) -> io::Task<Result<store::Revision>> {
-            KELPIE_CO_TRY(t.clear(key));
-            co_return co_await t.commit();
-        };
-    KELPIE_CO_TRY(co_await store::run_transaction(impl_->executor, impl_->store, body));
+io::Task<Status> AgentService::delete_block(std::string block_id, std::string idempotency_key) {
+    KELPIE_CO_TRY(check_id(block_id, "block", "block"));
+    Impl::Change erase = [block_id](store::Transaction& t) -> io::Task<Result<json::value>> {
+        const std::string key = records::block_key(block_id);
+        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(key));
+        if (!stored.has_value()) {
+            co_return not_found(fmt::format("Block {} not found", block_id));
+        }
+        KELPIE_CO_TRY(t.clear(key));
+        co_return json::value(nullptr);
+    };
+    KELPIE_CO_TRY(co_await impl_->change(request_key("delete_block", block_id, idempotency_key), erase));
     co_return ok_status();
 }
 
@@ -910,9 +988,21 @@ Status derive_tool(json::object& tool, const json::object& body) {
     return {};
 }
 
+// A built-in tool's id: checked (invalid_argument) before a change is tried. Ids are checked too.
+Status refuse_builtin_tool(const std::string& tool_id, std::string_view change) {
+    KELPIE_TRY(check_id(tool_id, "tool", "tool"));
+    for (const auto& [name, tool] : loop::builtin_tools()) {
+        if (records::stable_id("tool", name) == tool_id) {
+            return invalid(fmt::format("'{}' is a built-in tool and cannot be {}", name, change));
+        }
+    }
+    return {};
+}
+
 }  // namespace
 
-io::Task<Result<json::object>> AgentService::create_tool(json::value body_value, bool upsert) {
+io::Task<Result<json::object>> AgentService::create_tool(json::value body_value, bool upsert,
+                                                         std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "source_code", tools::tool_source_bytes_max));
     KELPIE_CO_TRY(want_type(body, "json_schema", json::kind::object, "an object"));
@@ -930,16 +1020,6 @@ io::Task<Result<json::object>> AgentService::create_tool(json::value body_value,
     if (loop::builtin_tools().contains(name)) {
         co_return Error(ErrorCode::already_exists, fmt::format("'{}' is a built-in tool", name));
     }
-    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> existing_id, co_await m.read(records::tool_name_key(name), "tool index"));
-    std::optional<json::object> existing;
-    if (existing_id.has_value()) {
-        if (!upsert) {
-            co_return Error(ErrorCode::already_exists, fmt::format("Tool with name '{}' already exists", name));
-        }
-        KELPIE_CO_TRY_ASSIGN(existing, co_await m.read(records::tool_key(str(*existing_id, "id")), "tool"));
-    }
-    const std::string now = m.now();
-    tool["id"] = existing.has_value() ? (*existing)["id"] : json::value(records::new_id(m.executor.random(), "tool"));
     const std::string description = str(body, "description");
     if (!description.empty()) {
         tool["description"] = description;
@@ -955,78 +1035,101 @@ io::Task<Result<json::object>> AgentService::create_tool(json::value body_value,
     tool["enable_parallel_execution"] = false;
     tool["metadata_"] = obj(body, "metadata_") ? json::value(*obj(body, "metadata_")) : json::value(json::object());
     tool["project_id"] = nullptr;
-    tool["created_at"] = existing.has_value() ? (*existing)["created_at"] : json::value(now);
-    tool["updated_at"] = now;
-    const std::string id = str(tool, "id");
-    const std::string value = json::serialize(tool);
-    const std::string index = json::serialize(json::object{{"id", id}});
-    const std::string tool_key = records::tool_key(id);
-    const std::string name_key = records::tool_name_key(name);
-    store::TransactionBody<store::Revision> write =
-        [tool_key, name_key, value, index](store::Transaction& t) -> io::Task<Result<store::Revision>> {
-            KELPIE_CO_TRY(t.set(tool_key, value));
-            KELPIE_CO_TRY(t.set(name_key, index));
-            co_return co_await t.commit();
-        };
-    KELPIE_CO_TRY(co_await store::run_transaction(m.executor, m.store, write));
-    co_return tool;
+    tool["created_at"] = m.now();
+    tool["updated_at"] = tool["created_at"];
+    const std::string new_id = records::new_id(m.executor.random(), "tool");
+    // Reads the name's current tool and writes in one transaction: two creates of one name
+    // never make two tools.
+    Impl::Change create = [tool, name, new_id, upsert](store::Transaction& t) -> io::Task<Result<json::value>> {
+        json::object made = tool;
+        made["id"] = new_id;
+        const std::string name_key = records::tool_name_key(name);
+        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> index, co_await t.get(name_key));
+        if (index.has_value()) {
+            if (!upsert) {
+                co_return Error(ErrorCode::already_exists, fmt::format("Tool with name '{}' already exists", name));
+            }
+            KELPIE_CO_TRY_ASSIGN(json::object named, records::parse_record(index->value, "tool index"));
+            KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> existing,
+                                 co_await t.get(records::tool_key(str(named, "id"))));
+            if (existing.has_value()) {
+                KELPIE_CO_TRY_ASSIGN(json::object old, records::parse_record(existing->value, "tool"));
+                made["id"] = old["id"];
+                made["created_at"] = old["created_at"];
+            }
+        }
+        const std::string id = str(made, "id");
+        KELPIE_CO_TRY(t.set(records::tool_key(id), json::serialize(made)));
+        KELPIE_CO_TRY(t.set(name_key, json::serialize(json::object{{"id", id}})));
+        co_return json::value(std::move(made));
+    };
+    const std::string operation = upsert ? "upsert_tool" : "create_tool";
+    KELPIE_CO_TRY_ASSIGN(json::value answer, co_await m.change(request_key(operation, "", idempotency_key), create));
+    co_return std::move(answer.as_object());
 }
 
-io::Task<Result<json::object>> AgentService::update_tool(std::string tool_id, json::value body_value) {
+io::Task<Result<json::object>> AgentService::update_tool(std::string tool_id, json::value body_value,
+                                                         std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object body, body_object(body_value));
     KELPIE_CO_TRY(want_string(body, "source_code", tools::tool_source_bytes_max));
     KELPIE_CO_TRY(want_string_array(body, "tags"));
     KELPIE_CO_TRY(want_type(body, "return_char_limit", json::kind::int64, "an integer"));
     KELPIE_CO_TRY(want_type(body, "json_schema", json::kind::object, "an object"));
-    KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
-    if (str(tool, "tool_type") != "custom") {
-        co_return invalid(fmt::format("'{}' is a built-in tool and cannot be changed", str(tool, "name")));
-    }
-    const std::string old_name = str(tool, "name");
-    if (!str(body, "source_code").empty() || obj(body, "json_schema") != nullptr) {
-        if (!str(body, "source_code").empty()) {
-            tool["source_code"] = str(body, "source_code");
+    KELPIE_CO_TRY(refuse_builtin_tool(tool_id, "changed"));
+    const std::string now = impl_->now();
+    Impl::Change edit = [tool_id, body, now](store::Transaction& t) -> io::Task<Result<json::value>> {
+        const std::string tool_key = records::tool_key(tool_id);
+        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(tool_key));
+        if (!stored.has_value()) {
+            co_return not_found(fmt::format("Tool {} not found", tool_id));
         }
-        KELPIE_CO_TRY(derive_tool(tool, body));
-    }
-    for (const char* key : {"description", "tags", "return_char_limit", "default_requires_approval", "metadata_",
-                            "pip_requirements", "npm_requirements"}) {
-        if (const json::value* v = body.if_contains(key); v != nullptr && !v->is_null()) {
-            tool[key] = *v;
+        KELPIE_CO_TRY_ASSIGN(json::object tool, records::parse_record(stored->value, "tool"));
+        const std::string old_name = str(tool, "name");
+        if (!str(body, "source_code").empty() || obj(body, "json_schema") != nullptr) {
+            if (!str(body, "source_code").empty()) {
+                tool["source_code"] = str(body, "source_code");
+            }
+            KELPIE_CO_TRY(derive_tool(tool, body));
         }
-    }
-    tool["updated_at"] = impl_->now();
-    const std::string new_name = str(tool, "name");
-    const std::string value = json::serialize(tool);
-    const std::string tool_key = records::tool_key(tool_id);
-    const std::string old_key = records::tool_name_key(old_name);
-    const std::string new_key = records::tool_name_key(new_name);
-    const std::string index = json::serialize(json::object{{"id", tool_id}});
-    store::TransactionBody<store::Revision> write =
-        [tool_key, old_key, new_key, value, index](store::Transaction& t) -> io::Task<Result<store::Revision>> {
-            KELPIE_CO_TRY(t.clear(old_key));
-            KELPIE_CO_TRY(t.set(new_key, index));
-            KELPIE_CO_TRY(t.set(tool_key, value));
-            co_return co_await t.commit();
-        };
-    KELPIE_CO_TRY(co_await store::run_transaction(impl_->executor, impl_->store, write));
-    co_return tool;
+        for (const char* key : {"description", "tags", "return_char_limit", "default_requires_approval", "metadata_",
+                                "pip_requirements", "npm_requirements"}) {
+            if (const json::value* v = body.if_contains(key); v != nullptr && !v->is_null()) {
+                tool[key] = *v;
+            }
+        }
+        tool["updated_at"] = now;
+        const std::string new_name = str(tool, "name");
+        if (new_name != old_name) {
+            // A rename may not take a name in use: the name index names one tool.
+            KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> taken, co_await t.get(records::tool_name_key(new_name)));
+            if (taken.has_value() || loop::builtin_tools().contains(new_name)) {
+                co_return Error(ErrorCode::already_exists, fmt::format("Tool with name '{}' already exists", new_name));
+            }
+            KELPIE_CO_TRY(t.clear(records::tool_name_key(old_name)));
+        }
+        KELPIE_CO_TRY(t.set(records::tool_name_key(new_name), json::serialize(json::object{{"id", tool_id}})));
+        KELPIE_CO_TRY(t.set(tool_key, json::serialize(tool)));
+        co_return json::value(std::move(tool));
+    };
+    KELPIE_CO_TRY_ASSIGN(json::value answer,
+                         co_await impl_->change(request_key("update_tool", tool_id, idempotency_key), edit));
+    co_return std::move(answer.as_object());
 }
 
-io::Task<Status> AgentService::delete_tool(std::string tool_id) {
-    KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
-    if (str(tool, "tool_type") != "custom") {
-        co_return invalid(fmt::format("'{}' is a built-in tool and cannot be deleted", str(tool, "name")));
-    }
-    const std::string tool_key = records::tool_key(tool_id);
-    const std::string name_key = records::tool_name_key(str(tool, "name"));
-    store::TransactionBody<store::Revision> erase =
-        [tool_key, name_key](store::Transaction& t) -> io::Task<Result<store::Revision>> {
-            KELPIE_CO_TRY(t.clear(tool_key));
-            KELPIE_CO_TRY(t.clear(name_key));
-            co_return co_await t.commit();
-        };
-    KELPIE_CO_TRY(co_await store::run_transaction(impl_->executor, impl_->store, erase));
+io::Task<Status> AgentService::delete_tool(std::string tool_id, std::string idempotency_key) {
+    KELPIE_CO_TRY(refuse_builtin_tool(tool_id, "deleted"));
+    Impl::Change erase = [tool_id](store::Transaction& t) -> io::Task<Result<json::value>> {
+        const std::string tool_key = records::tool_key(tool_id);
+        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(tool_key));
+        if (!stored.has_value()) {
+            co_return not_found(fmt::format("Tool {} not found", tool_id));
+        }
+        KELPIE_CO_TRY_ASSIGN(json::object tool, records::parse_record(stored->value, "tool"));
+        KELPIE_CO_TRY(t.clear(tool_key));
+        KELPIE_CO_TRY(t.clear(records::tool_name_key(str(tool, "name"))));
+        co_return json::value(nullptr);
+    };
+    KELPIE_CO_TRY(co_await impl_->change(request_key("delete_tool", tool_id, idempotency_key), erase));
     co_return ok_status();
 }
 
@@ -1035,20 +1138,22 @@ io::Task<Result<json::array>> AgentService::list_agent_tools(std::string agent_i
     co_return page_attached(a.at("tools").as_array(), query, 10);
 }
 
-io::Task<Result<json::object>> AgentService::attach_tool(std::string agent_id, std::string tool_id) {
+io::Task<Result<json::object>> AgentService::attach_tool(std::string agent_id, std::string tool_id,
+                                                                  std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
     json::object arg;
     arg["name"] = tool["name"];
-    co_return co_await impl_->invoke(agent_id, "attach_tool", std::move(arg), "");
+    co_return co_await impl_->invoke(agent_id, "attach_tool", std::move(arg), journal_key(idempotency_key));
 }
 
-io::Task<Result<json::object>> AgentService::detach_tool(std::string agent_id, std::string tool_id) {
+io::Task<Result<json::object>> AgentService::detach_tool(std::string agent_id, std::string tool_id,
+                                                                  std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object tool, co_await retrieve_tool(tool_id));
     KELPIE_CO_TRY(co_await impl_->state(agent_id));
     json::object arg;
     arg["name"] = tool["name"];
-    co_return co_await impl_->invoke(agent_id, "detach_tool", std::move(arg), "");
+    co_return co_await impl_->invoke(agent_id, "detach_tool", std::move(arg), journal_key(idempotency_key));
 }
 
 json::array AgentService::list_models() const {
@@ -1268,11 +1373,14 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
     co_return out;
 }
 
-io::Task<Result<json::object>> AgentService::send_message_async(std::string agent_id, json::value body) {
+io::Task<Result<json::object>> AgentService::send_message_async(std::string agent_id, json::value body,
+                                                                std::string idempotency_key) {
     KELPIE_CO_TRY_ASSIGN(json::object request, co_await check_send(agent_id, body));
     Impl& m = *impl_;
     const WallTime wall = m.executor.wall_now();
-    const std::string run_id = records::new_id(m.executor.random(), "run");
+    const std::string run_id = idempotency_key.empty()
+                                   ? records::new_id(m.executor.random(), "run")
+                                   : records::stable_id("run", agent_id + "\n" + idempotency_key);
     json::object run;
     run["id"] = run_id;
     run["agent_id"] = agent_id;
@@ -1283,7 +1391,12 @@ io::Task<Result<json::object>> AgentService::send_message_async(std::string agen
     run["created_at"] = records::iso_time(wall);
     run["completed_at"] = nullptr;
     run["metadata"] = json::object();
-    KELPIE_CO_TRY(co_await m.write(records::run_key(run_id), json::serialize(run)));
+    if (idempotency_key.empty()) {
+        KELPIE_CO_TRY(co_await m.write(records::run_key(run_id), json::serialize(run)));
+    } else {
+        // A retry answers with the run as it is now; the send below runs once (the journal).
+        KELPIE_CO_TRY_ASSIGN(run, co_await m.create_once(records::run_key(run_id), std::string(), run));
+    }
     request["run_id"] = run_id;
     request["conversation_id"] = "";
     request["created_at"] = run["created_at"];
@@ -1295,7 +1408,8 @@ io::Task<Result<json::object>> AgentService::send_message_async(std::string agen
     auto background = [](Impl* impl, std::string agent, json::object req, std::string key) -> io::Task<void> {
         (void)co_await impl->invoke(std::move(agent), "send", std::move(req), std::move(key));
     };
-    io::spawn(m.executor, background(&m, agent_id, std::move(request), run_id));
+    const std::string key = idempotency_key.empty() ? run_id : "http:" + idempotency_key;
+    io::spawn(m.executor, background(&m, agent_id, std::move(request), key));
     co_return run;
 }
 

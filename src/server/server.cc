@@ -303,13 +303,13 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         co_return ok_json(a.base_tools());
     }
     if (is("tools") && (method == "POST" || method == "PUT")) {
-        co_return answer_object(co_await a.create_tool(std::move(body), method == "PUT"));
+        co_return answer_object(co_await a.create_tool(std::move(body), method == "PUT", idempotency_key));
     }
     if (is("tools/*") && method == "PATCH") {
-        co_return answer_object(co_await a.update_tool(p[1], std::move(body)));
+        co_return answer_object(co_await a.update_tool(p[1], std::move(body), idempotency_key));
     }
     if (is("tools/*") && method == "DELETE") {
-        Status s = co_await a.delete_tool(p[1]);
+        Status s = co_await a.delete_tool(p[1], idempotency_key);
         if (!s.ok()) {
             co_return from_error(s.error(), method);
         }
@@ -338,7 +338,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
             co_return answer_object(co_await a.update_agent(p[1], std::move(body), idempotency_key));
         }
         if (method == "DELETE") {
-            Status s = co_await a.delete_agent(p[1]);
+            Status s = co_await a.delete_agent(p[1], idempotency_key);
             if (!s.ok()) {
                 co_return from_error(s.error(), method);
             }
@@ -362,19 +362,19 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         }
     }
     if (is("agents/*/core-memory/blocks/attach/*") && method == "PATCH") {
-        co_return answer_object(co_await a.attach_block(p[1], p[5]));
+        co_return answer_object(co_await a.attach_block(p[1], p[5], idempotency_key));
     }
     if (is("agents/*/core-memory/blocks/detach/*") && method == "PATCH") {
-        co_return answer_object(co_await a.detach_block(p[1], p[5]));
+        co_return answer_object(co_await a.detach_block(p[1], p[5], idempotency_key));
     }
     if (is("agents/*/tools") && method == "GET") {
         co_return answer_array(co_await a.list_agent_tools(p[1], query));
     }
     if (is("agents/*/tools/attach/*") && method == "PATCH") {
-        co_return answer_object(co_await a.attach_tool(p[1], p[4]));
+        co_return answer_object(co_await a.attach_tool(p[1], p[4], idempotency_key));
     }
     if (is("agents/*/tools/detach/*") && method == "PATCH") {
-        co_return answer_object(co_await a.detach_tool(p[1], p[4]));
+        co_return answer_object(co_await a.detach_tool(p[1], p[4], idempotency_key));
     }
 
     // Messages: to an agent (JSON unless streaming) or a conversation (SSE unless streaming=false).
@@ -426,7 +426,7 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
         co_return HttpResponse::sse(producer);
     }
     if (is("agents/*/messages/async") && method == "POST") {
-        co_return answer_object(co_await a.send_message_async(p[1], std::move(body)));
+        co_return answer_object(co_await a.send_message_async(p[1], std::move(body), idempotency_key));
     }
     if (is("agents/*/messages") && method == "GET") {
         co_return answer_array(co_await a.list_messages(p[1], query));
@@ -450,10 +450,10 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
             co_return answer_object(co_await a.retrieve_block(p[1]));
         }
         if (method == "PATCH") {
-            co_return answer_object(co_await a.update_block(p[1], std::move(body)));
+            co_return answer_object(co_await a.update_block(p[1], std::move(body), idempotency_key));
         }
         if (method == "DELETE") {
-            Status s = co_await a.delete_block(p[1]);
+            Status s = co_await a.delete_block(p[1], idempotency_key);
             if (!s.ok()) {
                 co_return from_error(s.error(), method);
             }

@@ -14,9 +14,11 @@
 //   - SSE: `data: <json>\n\n` per message, then stop_reason, usage_statistics and `data: [DONE]`;
 //     a failure after the stream started ends with stop_reason, `event: error` + error_message,
 //     `[DONE]`; with include_pings, a ping when nothing was sent for sse_ping_interval;
-//   - `Idempotency-Key` on agent creation and changes, message sends, resets, agent block edits,
-//     block and conversation creation: the same key takes effect once and gives the same answer,
-//     across restarts (the agent's durable invocation journal, or an id derived from the key).
+//   - `Idempotency-Key` on every request that changes something (creations, changes, deletes,
+//     attach/detach, message sends sync and async, resets): the same key takes effect once and
+//     gives the same answer, across restarts — through the agent's durable invocation journal,
+//     an id derived from the key, or (standalone blocks, tools) the answer stored with the change.
+//     Cancelling runs and add-base-tools change nothing a retry could repeat.
 //
 //   GET /v1/health, /health       200 {"status":"ok","version":"<kelpie version>","store":"<backend>"}
 

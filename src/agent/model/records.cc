@@ -127,6 +127,18 @@ std::string agent_conversations_begin(std::string_view agent_id) {
 std::string agent_conversations_end(std::string_view agent_id) {
     return store::prefix_end(agent_conversations_begin(agent_id));
 }
+std::string answer_key(std::string_view request) {
+    return space("answer").key(Tuple().append(request));
+}
+std::string answer_gc_key(int64_t expires_ms, std::string_view request) {
+    return space("answer_gc").key(Tuple().append(expires_ms).append(request));
+}
+std::string answer_gc_begin() { return space("answer_gc").range_begin(); }
+std::string answer_gc_end(int64_t expires_ms_exclusive) {
+    return space("answer_gc").key(Tuple().append(expires_ms_exclusive));
+}
+Result<std::string> answer_gc_request(std::string_view key) { return last_text("answer_gc", key, 2); }
+
 Result<std::string> agent_conversation_id(std::string_view key) {
     return last_text("agent_conv", key, 3);
 }

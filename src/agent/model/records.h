@@ -12,6 +12,9 @@
 //   ("agent_run", agent_id, created_us, run_id)  ""        runs of an agent, oldest first
 //   ("conv", conversation_id)                    Conversation JSON
 //   ("agent_conv", agent_id, created_us, conv_id) ""
+//   ("answer", request)                          {"answer": JSON, "expires_ms"}: the stored answer
+//                                                of a catalog change made with an Idempotency-Key
+//   ("answer_gc", expires_ms, request)           ""        the same, by expiry
 //
 // The agent's own settings live in its actor state (AgentState below).
 //
@@ -70,6 +73,13 @@ std::string agent_conversation_key(std::string_view agent_id, int64_t created_us
 std::string agent_conversations_begin(std::string_view agent_id);
 std::string agent_conversations_end(std::string_view agent_id);
 Result<std::string> agent_conversation_id(std::string_view key);
+
+// `request`: the operation, its target and the Idempotency-Key ("update_block\n<id>\n<key>").
+std::string answer_key(std::string_view request);
+std::string answer_gc_key(int64_t expires_ms, std::string_view request);
+std::string answer_gc_begin();
+std::string answer_gc_end(int64_t expires_ms_exclusive);
+Result<std::string> answer_gc_request(std::string_view key);
 
 // "<prefix>-<uuid4>" from the executor's random source.
 std::string new_id(io::Random& random, std::string_view prefix);

@@ -56,6 +56,7 @@ public:
             providers_.add(std::move(sim));
             agent::ServiceOptions o;
             o.default_model = "sim/m";
+            executor_ = n.executor;
             agents_ = std::make_unique<agent::AgentService>(*n.executor, *n.link, *n.runtime, providers_, o);
             agents_->register_actor_types();
             server_ = std::make_unique<Server>(*n.executor, network_, *n.link, agents_.get());
@@ -87,6 +88,10 @@ public:
         return out;
     }
     json::value body(const HttpResponse& r) { return json::parse(r.body); }
+    // Lets the world run for `d` of simulated time (background work goes on meanwhile).
+    void pass(Duration d) {
+        cluster_.run(0, [](io::Executor* e, Duration t) -> io::Task<void> { co_await e->sleep_for(t); }(executor_, d));
+    }
     std::string create_agent(std::string body = "{}") {
         HttpResponse r = call("POST", "/v1/agents/", body);
         EXPECT_EQ(r.status, 200) << r.body;
@@ -103,6 +108,7 @@ private:
     }
     io::SimWorld world_;
     sim::SimCluster cluster_;
+    io::Executor* executor_ = nullptr;
     NoNetwork network_;
     llm::Providers providers_;
     std::unique_ptr<agent::AgentService> agents_;
@@ -322,6 +328,87 @@ TEST(Api, PendingApprovalIs409AndIdempotencyKeyReplays) {
     HttpResponse e2 = api.call("PATCH", "/v1/agents/" + with_block + "/core-memory/blocks/human", R"({"value":"b"})", edit_key);
     EXPECT_EQ(e1.body, e2.body);
     EXPECT_EQ(api.body(api.call("GET", "/v1/agents/" + with_block + "/core-memory/blocks/human")).at("value").as_string(), "c");
+}
+
+// Every other change takes an Idempotency-Key too: a retry with the key after something else
+// changed the same object gets the first answer and does not undo the later change; deletes
+// answer their retries as they answered first; an async send starts one run.
+TEST(Api, IdempotencyKeyOnEveryOtherChange) {
+    Api api;
+    auto with_key = [](const std::string& k) { return std::vector<HttpHeader>{HttpHeader{"Idempotency-Key", k}}; };
+    // Standalone blocks.
+    const std::string block(api.body(api.call("POST", "/v1/blocks/", R"({"label":"k","value":"v"})")).at("id").as_string());
+    HttpResponse e1 = api.call("PATCH", "/v1/blocks/" + block, R"({"value":"x"})", with_key("b-edit"));
+    ASSERT_EQ(e1.status, 200) << e1.body;
+    ASSERT_EQ(api.call("PATCH", "/v1/blocks/" + block, R"({"value":"y"})").status, 200);
+    HttpResponse e2 = api.call("PATCH", "/v1/blocks/" + block, R"({"value":"x"})", with_key("b-edit"));
+    EXPECT_EQ(e1.body, e2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/blocks/" + block)).at("value").as_string(), "y");
+    // Tools: created once; an edit's retry gets the first answer; a rename cannot take a used name.
+    const std::string source = R"(def lookup(city: str) -> str:\n    \"\"\"Finds it.\"\"\"\n    return city\n)";
+    const std::string other_source = R"(def other(x: str) -> str:\n    \"\"\"Other.\"\"\"\n    return x\n)";
+    HttpResponse t1 = api.call("POST", "/v1/tools/", R"({"source_code":")" + source + R"("})", with_key("t-make"));
+    HttpResponse t2 = api.call("POST", "/v1/tools/", R"({"source_code":")" + source + R"("})", with_key("t-make"));
+    ASSERT_EQ(t1.status, 200) << t1.body;
+    EXPECT_EQ(t1.body, t2.body);  // not a 409: the retry of the create that made it
+    EXPECT_EQ(api.call("POST", "/v1/tools/", R"({"source_code":")" + source + R"("})").status, 409);
+    const std::string tool(api.body(t1).at("id").as_string());
+    HttpResponse p1 = api.call("PATCH", "/v1/tools/" + tool, R"({"tags":["a"]})", with_key("t-edit"));
+    ASSERT_EQ(api.call("PATCH", "/v1/tools/" + tool, R"({"tags":["b"]})").status, 200);
+    HttpResponse p2 = api.call("PATCH", "/v1/tools/" + tool, R"({"tags":["a"]})", with_key("t-edit"));
+    EXPECT_EQ(p1.body, p2.body);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/tools/" + tool)).at("tags"), json::parse(R"(["b"])"));
+    ASSERT_EQ(api.call("POST", "/v1/tools/", R"({"source_code":")" + other_source + R"("})").status, 200);
+    HttpResponse clash = api.call("PATCH", "/v1/tools/" + tool, R"({"source_code":")" + other_source + R"("})");
+    EXPECT_EQ(clash.status, 409) << clash.body;
+    EXPECT_EQ(api.body(api.call("GET", "/v1/tools/?name=other")).as_array().size(), 1u);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/tools/?name=lookup")).as_array().size(), 1u);
+    // Attach and detach through the agent's journal: a late retry of the attach does not re-attach.
+    const std::string agent = api.create_agent();
+    HttpResponse a1 = api.call("PATCH", "/v1/agents/" + agent + "/tools/attach/" + tool, "", with_key("attach"));
+    ASSERT_EQ(a1.status, 200) << a1.body;
+    ASSERT_EQ(api.call("PATCH", "/v1/agents/" + agent + "/tools/detach/" + tool, "").status, 200);
+    HttpResponse a2 = api.call("PATCH", "/v1/agents/" + agent + "/tools/attach/" + tool, "", with_key("attach"));
+    EXPECT_EQ(a1.body, a2.body);
+    const json::value agent_tools = api.body(api.call("GET", "/v1/agents/" + agent + "/tools"));
+    for (const json::value& t : agent_tools.as_array()) {
+        EXPECT_NE(t.at("id").as_string(), tool);
+    }
+    HttpResponse ba1 = api.call("PATCH", "/v1/agents/" + agent + "/core-memory/blocks/attach/" + block, "", with_key("battach"));
+    ASSERT_EQ(ba1.status, 200) << ba1.body;
+    ASSERT_EQ(api.call("PATCH", "/v1/agents/" + agent + "/core-memory/blocks/detach/" + block, "").status, 200);
+    EXPECT_EQ(api.call("PATCH", "/v1/agents/" + agent + "/core-memory/blocks/attach/" + block, "", with_key("battach")).body,
+              ba1.body);
+    EXPECT_EQ(api.call("GET", "/v1/agents/" + agent + "/core-memory/blocks/k").status, 404);
+    // An async send with a key starts one run; its retry answers with that run.
+    HttpResponse s1 = api.call("POST", "/v1/agents/" + agent + "/messages/async", R"({"input":"once"})", with_key("async"));
+    HttpResponse s2 = api.call("POST", "/v1/agents/" + agent + "/messages/async", R"({"input":"once"})", with_key("async"));
+    ASSERT_EQ(s1.status, 200) << s1.body;
+    ASSERT_EQ(s2.status, 200) << s2.body;
+    const std::string run(api.body(s1).at("id").as_string());
+    EXPECT_EQ(api.body(s2).at("id").as_string(), run);
+    std::string status;
+    for (int i = 0; i < 100 && status != "completed"; i++) {
+        api.pass(Duration::ms(100));
+        status = std::string(api.body(api.call("GET", "/v1/runs/" + run)).at("status").as_string());
+    }
+    ASSERT_EQ(status, "completed");
+    size_t sent = 0;
+    const json::value history = api.body(api.call("GET", "/v1/agents/" + agent + "/messages"));
+    for (const json::value& m : history.as_array()) {
+        sent += m.at("message_type").as_string() == "user_message" ? 1 : 0;
+    }
+    EXPECT_EQ(sent, 1u);
+    // Deletes: a retry with the key answers as the delete did; without one, the object is gone.
+    for (const auto& [path, k] : std::vector<std::pair<std::string, std::string>>{
+             {"/v1/blocks/" + block, "d-block"}, {"/v1/tools/" + tool, "d-tool"}, {"/v1/agents/" + agent, "d-agent"}}) {
+        HttpResponse d1 = api.call("DELETE", path, "", with_key(k));
+        HttpResponse d2 = api.call("DELETE", path, "", with_key(k));
+        EXPECT_EQ(d1.status, 200) << path << " " << d1.body;
+        EXPECT_EQ(d2.body, d1.body) << path;
+        EXPECT_EQ(api.call("DELETE", path, "").status, 404) << path;
+        EXPECT_EQ(api.call("GET", path).status, 404) << path;
+    }
 }
 
 TEST(Api, CustomToolsFromPythonSource) {
