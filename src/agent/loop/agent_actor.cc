@@ -222,8 +222,20 @@ io::Task<Status> AgentActor::load_blocks() {
     co_return ok_status();
 }
 
+// Keeps the system message and the newest messages: the context the model sees. Runs at each
+// turn's start (no step holds a pointer into the history then), so a long-lived activation's
+// history stays bounded.
+void AgentActor::trim_history() {
+    if (history_.size() <= context_messages_max) {
+        return;
+    }
+    const auto newest = history_.end() - static_cast<std::ptrdiff_t>(context_messages_max - 1);
+    history_.erase(history_.begin() + 1, newest);
+}
+
 io::Task<Status> AgentActor::load_history() {
     if (history_loaded_) {
+        trim_history();
         co_return ok_status();
     }
     history_.clear();
@@ -242,15 +254,7 @@ io::Task<Status> AgentActor::load_history() {
         }
         begin = page.pairs.back().key + '\x00';
     }
-    if (history_.size() > context_messages_max) {
-        // Keep the system message and the newest messages.
-        std::vector<json::object> kept;
-        kept.push_back(std::move(history_.front()));
-        kept.insert(kept.end(),
-                    std::make_move_iterator(history_.end() - static_cast<std::ptrdiff_t>(context_messages_max - 1)),
-                    std::make_move_iterator(history_.end()));
-        history_ = std::move(kept);
-    }
+    trim_history();
     history_loaded_ = true;
     co_return ok_status();
 }
@@ -313,7 +317,7 @@ std::vector<const json::object*> AgentActor::conversation_history(
     const std::string& conversation_id) const {
     std::vector<const json::object*> out;
     for (const json::object& m : history_) {
-        if (str(m, "role") != "system" && str(m, "conversation_id") == conversation_id) {
+        if (records::view(m, "role") != "system" && records::view(m, "conversation_id") == conversation_id) {
             out.push_back(&m);
         }
     }
@@ -323,14 +327,18 @@ std::vector<const json::object*> AgentActor::conversation_history(
 // The stored system message (the first in context) holds the prompt as last compiled.
 Status AgentActor::refresh_system_message(actor::Context& context,
                                           const std::string& conversation_id) {
-    if (history_.empty() || str(history_.front(), "role") != "system") {
+    return refresh_system_message(context, conversation_id, conversation_history(conversation_id).size());
+}
+
+Status AgentActor::refresh_system_message(actor::Context& context, const std::string& conversation_id,
+                                          size_t messages_in_context) {
+    if (history_.empty() || records::view(history_.front(), "role") != "system") {
         return {};
     }
     json::object& system = history_.front();
-    system["content"] = compile_system_prompt(
-        str(agent_, "system"), memory_, str(agent_, "id"), conversation_id,
-        conversation_history(conversation_id).size(),
-        records::iso_time(shared_->executor.wall_now()));
+    system["content"] = compile_system_prompt(str(agent_, "system"), memory_, str(agent_, "id"),
+                                              conversation_id, messages_in_context,
+                                              records::iso_time(shared_->executor.wall_now()));
     return stage(context, system);
 }
 
@@ -580,8 +588,9 @@ namespace {
 // The messages the model sees for one conversation, from the stored history.
 std::vector<llm::ChatMessage> model_messages(const std::vector<const json::object*>& history) {
     std::vector<llm::ChatMessage> out;
+    out.reserve(history.size());
     for (const json::object* m : history) {
-        const std::string role = str(*m, "role");
+        const std::string_view role = records::view(*m, "role");
         llm::ChatMessage c;
         if (role == "user") {
             c.role = llm::Role::user;
@@ -889,12 +898,14 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                 fmt::join(shared_->providers.names(), ", "));
             break;
         }
-        KELPIE_CO_TRY(refresh_system_message(context, conversation));
+        // One pass over the history per step: the context serves the prompt's count and the model.
+        const std::vector<const json::object*> in_context = conversation_history(conversation);
+        KELPIE_CO_TRY(refresh_system_message(context, conversation, in_context.size()));
         llm::ChatRequest chat;
         chat.model = model_name;
         chat.timeout = shared_->options.llm_timeout;
         chat.system = str(history_.front(), "content");
-        chat.messages = model_messages(conversation_history(conversation));
+        chat.messages = model_messages(in_context);
         std::set<std::string> offered;
         if (const json::array* names = arr(agent_, "tool_names")) {
             for (const json::value& n : *names) {
@@ -1140,10 +1151,15 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
 
     json::object result;
     json::array messages;
-    for (const json::object& m : history_) {
-        const std::string role = str(m, "role");
-        if (str(m, "run_id") == run_id && role != "user" && role != "approval" && role != "system") {
-            for (json::value& r : records::render_message(m, memgpt)) {
+    // The run's messages are the newest ones (an agent runs one turn at a time).
+    auto first = history_.end();
+    while (first != history_.begin() && records::view(*(first - 1), "run_id") == run_id) {
+        --first;
+    }
+    for (auto it = first; it != history_.end(); ++it) {
+        const std::string role = str(*it, "role");
+        if (role != "user" && role != "approval" && role != "system") {
+            for (json::value& r : records::render_message(*it, memgpt)) {
                 messages.push_back(std::move(r));
             }
         }

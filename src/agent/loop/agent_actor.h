@@ -63,6 +63,7 @@ private:
     io::Task<Result<std::string>> send(actor::Context& context, json::object request);
     io::Task<Status> load_blocks();
     io::Task<Status> load_history();
+    void trim_history();
     Result<json::object> apply_update(const json::object& patch);
     Status apply_block_patch(json::object& block, const json::object& patch);
     std::string state_json() const;
@@ -74,6 +75,8 @@ private:
     void publish_rendered(const std::string& run_id, const json::object& stored);
     Status persist_blocks(actor::Context& context, const std::vector<std::string>& labels);
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id);
+    Status refresh_system_message(actor::Context& context, const std::string& conversation_id,
+                                  size_t messages_in_context);
     std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
     Status write_run(actor::Context& context, const json::object& run);
 

@@ -193,6 +193,14 @@ std::string str(const json::object& o, std::string_view key, std::string_view fa
     return std::string(v->as_string());
 }
 
+std::string_view view(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (v == nullptr || !v->is_string()) {
+        return {};
+    }
+    return std::string_view(v->as_string());
+}
+
 int64_t num(const json::object& o, std::string_view key, int64_t fallback) {
     const json::value* v = o.if_contains(key);
     if (v == nullptr) {

@@ -94,6 +94,8 @@ Result<json::object> parse_record(std::string_view bytes, std::string_view what)
 
 // JSON accessors that never throw: the value, or the fallback when absent or of another type.
 std::string str(const json::object& o, std::string_view key, std::string_view fallback = "");
+// The same without a copy: valid while `o` is unchanged; empty when absent or not a string.
+std::string_view view(const json::object& o, std::string_view key);
 int64_t num(const json::object& o, std::string_view key, int64_t fallback = 0);
 bool flag(const json::object& o, std::string_view key, bool fallback = false);
 const json::object* obj(const json::object& o, std::string_view key);
