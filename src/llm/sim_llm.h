@@ -51,6 +51,8 @@ public:
     }
     // Every request received, in order.
     const std::vector<ChatRequest>& requests() const { return requests_; }
+    // How many messages (besides the system prompt) the latest request carried, kept or not.
+    size_t last_request_messages() const { return last_request_messages_; }
     // Faults fired, by kind ("error", "rate_limit", "timeout", "malformed").
     const std::map<std::string, uint64_t>& faults_fired() const { return fired_; }
     // Calls that completed successfully.
@@ -66,6 +68,7 @@ private:
     std::vector<ChatRequest> requests_;
     std::map<std::string, uint64_t> fired_;
     uint64_t answered_ = 0;
+    size_t last_request_messages_ = 0;
     uint64_t next_call_id_ = 1;
 };
 

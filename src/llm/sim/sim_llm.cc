@@ -47,6 +47,7 @@ ChatResponse SimLlm::default_reply(const ChatRequest& request) {
 }
 
 io::Task<Result<ChatResponse>> SimLlm::complete(ChatRequest request, DeltaSink on_delta) {
+    last_request_messages_ = request.messages.size();
     if (faults_.keep_requests) {
         requests_.push_back(request);
     }

@@ -157,6 +157,28 @@ TEST_F(AgentTest, PlainMessageEndsTheTurnWithTheModelsText) {
     EXPECT_EQ(s(history(id).back(), "content"), "ECHO: parts");
 }
 
+// An agent that stays active keeps its prompt to the context: the system prompt and the newest
+// context_messages_max messages (the context kept at the turn's start, then the turn's own
+// input), however long the history grows.
+TEST(AgentContext, LongLivedActivationKeepsThePromptToTheContext) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 11});
+    sim::SimCluster cluster(world, cluster_options(1));
+    Agents agents(cluster, llm::SimLlmFaults{.latency_max = Duration::zero(), .keep_requests = false});
+    ASSERT_TRUE(cluster.start_all().ok());
+    AgentService& svc = *agents.nodes[0].service;
+    Result<json::object> made = cluster.run(0, svc.create_agent(parse("{}")));
+    ASSERT_TRUE(made.ok());
+    const std::string id = s(*made, "id");
+    const size_t sends = context_messages_max / 2 + 10;  // two messages each: past the context
+    for (size_t i = 0; i < sends; i++) {
+        Result<SendResult> r = cluster.run(0, svc.send_message(id, "", parse(R"({"input":"hi"})"), nullptr, ""));
+        ASSERT_TRUE(r.ok()) << i << ": " << r.error().to_string();
+    }
+    // The last prompt: the newest messages up to the limit, ending with this turn's user message.
+    EXPECT_EQ(agents.nodes[0].llm->last_request_messages(), context_messages_max);
+    cluster.stop_all();
+}
+
 TEST_F(AgentTest, MemoryEditIsVisibleInTheNextPrompt) {
     const std::string id = s(create(R"({"memory_blocks":[{"label":"human","value":"Name: Bob"}]})"), "id");
     Result<SendResult> r = send(
