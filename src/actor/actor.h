@@ -98,6 +98,12 @@ public:
     // be in the actor layer's own subspaces (invalid_argument); the store's limits apply at commit.
     // Records written this way are the actor's to read (store reads see what was committed).
     virtual Status put(std::string key, std::optional<std::string> value) = 0;
+    // Makes the next commit conditional on `key` still holding `value` (nullopt: absent) — for a
+    // record the actor read outside its state and rewrites from its copy, which other writers may
+    // change meanwhile (a memory block shared by agents). If it no longer does, the commit fails
+    // with `conflict`, an infrastructure error: the turn is rolled back and a journaled call runs
+    // again on a fresh activation, which reads the record anew. Same key rules as put().
+    virtual Status expect(std::string key, std::optional<std::string> value) = 0;
     // Commits the state and staged writes now (fenced), so that later steps of a long turn start
     // from them. The end of the turn commits again if anything changed since.
     virtual io::Task<Status> commit() = 0;
@@ -195,6 +201,7 @@ public:
         uint64_t reminders_fired = 0;
         uint64_t journal_entries_collected = 0;
         uint64_t recovered = 0;  // actors activated by the recovery sweep
+        uint64_t stale_commits = 0;  // commits refused: a record the turn expected had changed
     };
     const Counters& counters() const { return counters_; }
 

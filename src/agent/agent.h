@@ -68,6 +68,9 @@ inline constexpr size_t context_messages_max = 2000;
 // as long as the agents' journal keeps theirs; each keyed change deletes up to this many expired.
 inline constexpr Duration catalog_answer_retention = actor::journal_retention_default;
 inline constexpr size_t answers_collected_per_change = 16;
+// How often a call whose turn failed with `conflict` (a block it rewrites was changed by another
+// writer meanwhile) is run again before the conflict is the answer.
+inline constexpr uint32_t conflicted_turn_reruns_max = 3;
 
 // The query string of a request, decoded: repeated names keep every value in order.
 class Query {

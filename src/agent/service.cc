@@ -300,12 +300,21 @@ struct AgentService::Impl {
 
     io::Task<Result<json::object>> invoke(std::string agent_id, std::string method, json::object arg,
                                           std::string key) {
-        actor::Invocation call(std::move(method), json::serialize(arg));
-        actor::InvokeOptions options(std::move(key));
-        actor::ActorId id{std::string(agent_actor_type), std::move(agent_id)};
-        KELPIE_CO_TRY_ASSIGN(std::string result,
-                             co_await runtime.invoke(std::move(id), std::move(call), std::move(options)));
-        co_return records::parse_record(result, "agent call result");
+        // A turn that failed with `conflict` (a block it rewrites changed under it: ADR 0008)
+        // took no effect, or — a send, which commits step by step — is journaled and has no
+        // outcome yet: invoking it again runs it on a fresh activation (a send once, by its key).
+        const bool rerun_safe = !key.empty() || method != "send";
+        const actor::ActorId id{std::string(agent_actor_type), std::move(agent_id)};
+        const actor::Invocation call(std::move(method), json::serialize(arg));
+        for (uint32_t attempt = 0;; attempt++) {
+            Result<std::string> result = co_await runtime.invoke(id, call, actor::InvokeOptions(key));
+            if (!result.ok() && result.code() == ErrorCode::conflict && rerun_safe &&
+                attempt < conflicted_turn_reruns_max) {
+                continue;
+            }
+            KELPIE_CO_TRY_ASSIGN(std::string answer, std::move(result));
+            co_return records::parse_record(answer, "agent call result");
+        }
     }
 
     // The committed actor state of an agent; not_found when it does not exist (or was deleted).

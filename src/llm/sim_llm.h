@@ -27,7 +27,8 @@ struct SimLlmFaults {
     double rate_limit_probability = 0;
     double timeout_probability = 0;
     double malformed_probability = 0;
-    Duration latency_max = Duration::ms(50);  // each call takes 0..latency_max
+    Duration latency_max = Duration::ms(50);  // each call takes latency_min..latency_max
+    Duration latency_min = Duration::zero();
     // Keep every request for requests() (tests); the simulator's long runs turn it off.
     bool keep_requests = true;
 };
@@ -46,6 +47,7 @@ public:
     void heal() {
         SimLlmFaults healed;
         healed.latency_max = faults_.latency_max;
+        healed.latency_min = faults_.latency_min;
         healed.keep_requests = faults_.keep_requests;
         faults_ = healed;
     }

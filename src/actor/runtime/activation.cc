@@ -45,6 +45,15 @@ public:
         a_.writes_[std::move(key)] = std::move(value);
         return {};
     }
+    Status expect(std::string key, std::optional<std::string> value) override {
+        if (records::is_runtime_key(key)) {
+            return Error(ErrorCode::invalid_argument,
+                         "Context::expect: the key is in the actor layer's own subspaces");
+        }
+        // The first expectation of a key since the last commit holds: it is what the actor read.
+        a_.expects_.emplace(std::move(key), std::move(value));
+        return {};
+    }
     io::Task<Status> commit() override { return a_.commit_turn(nullptr, std::nullopt); }
     void deactivate_after_turn() override { a_.deactivate_after_turn_ = true; }
 
@@ -241,6 +250,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
     }
     reminders_.clear();
     writes_.clear();
+    expects_.clear();
     bool done = false;
     if (actor_ == nullptr) {
         // Only a call that reached an activation which never loaded (the
@@ -275,6 +285,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
         if (!outcome.ok()) {
             reminders_.clear();
             writes_.clear();
+            expects_.clear();
             const Status rolled_back = rollback();
             if (infrastructure_error(outcome.code())) {
                 // The store or the lease failed under the turn (a mid-turn commit, say): that is
@@ -299,6 +310,7 @@ io::Task<void> Activation::turn(std::shared_ptr<Envelope> e) {
             if (!committed.ok()) {
                 reminders_.clear();
                 writes_.clear();
+                expects_.clear();
                 (void)rollback();
                 after_failed_commit(committed.code());
                 if (!e->idempotency_key.empty()) {
@@ -459,7 +471,7 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     const bool complete = e != nullptr && completion.has_value() && !e->idempotency_key.empty();
     const std::optional<records::ReminderFire> fired =
         (e != nullptr && completion.has_value()) ? e->reminder : std::nullopt;
-    if (!state_changed && reminders_.empty() && writes_.empty() && !complete &&
+    if (!state_changed && reminders_.empty() && writes_.empty() && expects_.empty() && !complete &&
         !fired.has_value()) {
         co_return ok_status();  // a read-only turn: nothing to commit
     }
@@ -473,6 +485,10 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
         records::encode_state(records::StateRecord{claim_.fencing_token, state});
     const std::map<std::string, std::optional<ReminderRecord>> reminder_changes = reminders_;
     const std::map<std::string, std::optional<std::string>> writes = writes_;
+    const std::map<std::string, std::optional<std::string>> expects = expects_;
+    // Set when an expectation fails: not a conflict to retry here (the turn's copy is stale), but
+    // reported as one, so that the turn runs again.
+    auto stale = std::make_shared<std::string>();
     const int64_t now_ms = runtime_.executor_.wall_now().unix_ms();
     const int64_t expires_ms = now_ms + runtime_.options_.journal_retention.to_ms();
     const std::string key = complete ? e->idempotency_key : std::string();
@@ -483,6 +499,15 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     store::TransactionBody<store::Revision> commit_body =
         [=](store::Transaction& t) -> io::Task<Result<store::Revision>> {
             KELPIE_CO_TRY(co_await reg->check_fence(t, id, claim));
+            for (const auto& [expect_key, expected] : expects) {
+                KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> current, co_await t.get(expect_key));
+                const bool holds = current.has_value() ? (expected.has_value() && current->value == *expected)
+                                                       : !expected.has_value();
+                if (!holds) {
+                    *stale = expect_key;
+                    co_return Error(ErrorCode::failed_precondition, "stale");
+                }
+            }
             if (state_changed) {
                 KELPIE_CO_TRY(t.set(records::state_key(id), record));
             }
@@ -506,12 +531,19 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
         };
     Result<store::Revision> written =
         co_await store::run_transaction(runtime_.executor_, runtime_.store_, commit_body);
+    if (!stale->empty()) {
+        runtime_.counters_.stale_commits++;
+        co_return Error(ErrorCode::conflict,
+                        fmt::format("actor {}: a record it read changed before its commit",
+                                    id_.to_string()));
+    }
     if (!written.ok()) {
         co_return std::move(written).error();
     }
     committed_ = std::move(state);
     reminders_.clear();
     writes_.clear();
+    expects_.clear();
     if (split) {
         store::TransactionBody<store::Revision> completion_body =
             [=](store::Transaction& t) -> io::Task<Result<store::Revision>> {

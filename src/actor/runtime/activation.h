@@ -89,6 +89,8 @@ private:
     std::map<std::string, std::optional<records::ReminderRecord>> reminders_;
     // Writes staged by Context::put since the last commit: key -> value, or nullopt to delete.
     std::map<std::string, std::optional<std::string>> writes_;
+    // Conditions staged by Context::expect since the last commit: key -> the value it must hold.
+    std::map<std::string, std::optional<std::string>> expects_;
     bool release_ = true;
     bool busy_ = false;
     bool deactivate_after_turn_ = false;

@@ -199,6 +199,7 @@ std::string AgentActor::save() const { return state_json(); }
 
 io::Task<Status> AgentActor::load_blocks() {
     memory_.blocks.clear();
+    block_records_.clear();
     std::vector<std::string> ids;
     if (const json::array* b = arr(agent_, "block_ids")) {
         for (const json::value& v : *b) {
@@ -218,6 +219,7 @@ io::Task<Status> AgentActor::load_blocks() {
         }
         KELPIE_CO_TRY_ASSIGN(json::object block, records::parse_record(kv->value, "block"));
         memory_.blocks.push_back(std::move(block));
+        block_records_[id] = kv->value;
     }
     co_return ok_status();
 }
@@ -308,9 +310,20 @@ Status AgentActor::persist_blocks(actor::Context& context, const std::vector<std
             continue;
         }
         (*block)["updated_at"] = records::iso_time(shared_->executor.wall_now());
-        KELPIE_TRY(context.put(records::block_key(str(*block, "id")), json::serialize(*block)));
+        KELPIE_TRY(write_block(context, *block));
     }
     return {};
+}
+
+Status AgentActor::write_block(actor::Context& context, const json::object& block) {
+    const std::string id = str(block, "id");
+    const std::string key = records::block_key(id);
+    std::string record = json::serialize(block);
+    if (auto read = block_records_.find(id); read != block_records_.end()) {
+        KELPIE_TRY(context.expect(key, read->second));
+        read->second = record;  // a later step's edit expects this one
+    }
+    return context.put(key, std::move(record));
 }
 
 std::vector<const json::object*> AgentActor::conversation_history(
@@ -427,7 +440,7 @@ io::Task<Result<std::string>> AgentActor::handle(actor::Context& context, actor:
         }
         const json::object* patch = obj(arg, "patch");
         KELPIE_CO_TRY(apply_block_patch(*block, patch == nullptr ? json::object() : *patch));
-        KELPIE_CO_TRY(context.put(records::block_key(str(*block, "id")), json::serialize(*block)));
+        KELPIE_CO_TRY(write_block(context, *block));
         KELPIE_CO_TRY(refresh_system_message(context, ""));
         co_return json::serialize(*block);
     } else if (call.method == "attach_block" || call.method == "detach_block") {

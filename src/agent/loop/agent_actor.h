@@ -74,6 +74,7 @@ private:
     void publish(const std::string& run_id, const json::object& message);
     void publish_rendered(const std::string& run_id, const json::object& stored);
     Status persist_blocks(actor::Context& context, const std::vector<std::string>& labels);
+    Status write_block(actor::Context& context, const json::object& block);
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id);
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id,
                                   size_t messages_in_context);
@@ -90,6 +91,10 @@ private:
     bool exists_ = false;
 
     Memory memory_;  // loaded at the start of each turn
+    // Each block's record as last read or written by this turn: a block is rewritten only if its
+    // record still holds this (Context::expect), so an edit by another agent or the API made
+    // meanwhile is never overwritten — the turn runs again instead.
+    std::map<std::string, std::string> block_records_;
     bool history_loaded_ = false;
     std::vector<json::object> history_;  // stored messages from context_start_, oldest first
 };

@@ -51,9 +51,10 @@ io::Task<Result<ChatResponse>> SimLlm::complete(ChatRequest request, DeltaSink o
     if (faults_.keep_requests) {
         requests_.push_back(request);
     }
-    const Duration latency =
-        Duration::ms(static_cast<int64_t>(executor_.random().below(
-            static_cast<uint64_t>(std::max<int64_t>(faults_.latency_max.to_ms(), 0)) + 1)));
+    const int64_t min_ms = std::max<int64_t>(faults_.latency_min.to_ms(), 0);
+    const int64_t spread_ms = std::max<int64_t>(faults_.latency_max.to_ms() - min_ms, 0);
+    const Duration latency = Duration::ms(
+        min_ms + static_cast<int64_t>(executor_.random().below(static_cast<uint64_t>(spread_ms) + 1)));
     co_await executor_.sleep_for(latency);
     if (roll(faults_.timeout_probability)) {
         fired_["timeout"]++;

@@ -151,6 +151,16 @@ public:
                 co_return Error(ErrorCode::invalid_argument, "failed after staging a write");
             }
         }
+        if (call.method == "put_if") {
+            // "<name>=<expected value>", or "<name>=-" for "expected absent".
+            const size_t eq = call.argument.find('=');
+            const std::string name = call.argument.substr(0, eq);
+            const std::string expected = call.argument.substr(eq + 1);
+            log_ += "e";
+            KELPIE_CO_TRY(context.expect("side/" + name, expected == "-" ? std::nullopt
+                                                                          : std::optional<std::string>(expected)));
+            KELPIE_CO_TRY(context.put("side/" + name, std::optional<std::string>("w")));
+        }
         if (call.method == "erase") {
             KELPIE_CO_TRY(context.put("side/" + call.argument, std::nullopt));
         }
@@ -280,6 +290,31 @@ TEST(Actor, StagedWritesCommitWithTheStateOrNotAtAll) {
         c.run(0, read_committed_state(c.store(), s));
     ASSERT_TRUE(state.ok());
     EXPECT_EQ(state->value_or("none"), "p");
+    c.stop_all();
+}
+
+// Context::expect: the commit happens only if the record still holds what the actor read;
+// otherwise the turn is refused with `conflict` and leaves nothing (state or writes) behind.
+TEST(Actor, ExpectedRecordThatChangedRefusesTheCommit) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 1});
+    sim::SimCluster c(world, options(1));
+    register_types(c);
+    ASSERT_TRUE(c.start_all().ok());
+    const ActorId s("stepper", "x");
+    ASSERT_TRUE(call(c, 0, s, "put", "k").ok());  // side/k = v
+    EXPECT_EQ(call(c, 0, s, "put_if", "k=v").value(), "pe");
+    EXPECT_EQ(stored(c, "side/k"), "w");
+    // Expecting the old value now: refused, nothing applied.
+    EXPECT_EQ(call(c, 0, s, "put_if", "k=v").code(), ErrorCode::conflict);
+    EXPECT_EQ(stored(c, "side/k"), "w");
+    EXPECT_EQ(c.node(0).runtime->counters().stale_commits, 1u);
+    Result<std::optional<std::string>> state = c.run(0, read_committed_state(c.store(), s));
+    ASSERT_TRUE(state.ok());
+    EXPECT_EQ(state->value_or("none"), "pe");
+    // Absence can be expected too.
+    EXPECT_TRUE(call(c, 0, s, "put_if", "fresh=-").ok());
+    EXPECT_EQ(stored(c, "side/fresh"), "w");
+    EXPECT_EQ(call(c, 0, s, "put_if", "fresh=-").code(), ErrorCode::conflict);
     c.stop_all();
 }
 

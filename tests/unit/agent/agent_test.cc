@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "agent/model/records.h"
+#include "io/combinators.h"
 #include "llm/sim_llm.h"
 #include "sim/cluster.h"
 
@@ -176,6 +177,53 @@ TEST(AgentContext, LongLivedActivationKeepsThePromptToTheContext) {
     }
     // The last prompt: the newest messages up to the limit, ending with this turn's user message.
     EXPECT_EQ(agents.nodes[0].llm->last_request_messages(), context_messages_max);
+    cluster.stop_all();
+}
+
+// A block shared by agents, or edited through the API, is never overwritten with a turn's stale
+// copy: an edit made while an agent's turn runs survives, and the turn's own edit lands on top of
+// it (the commit expects the block as the turn read it; refused, the turn runs again).
+TEST(AgentSharedBlocks, AnEditMadeDuringATurnIsNotLost) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 13});
+    sim::SimCluster cluster(world, cluster_options(1));
+    Agents agents(cluster, llm::SimLlmFaults{.latency_max = Duration::ms(100), .latency_min = Duration::ms(100),
+                                             .keep_requests = false});
+    ASSERT_TRUE(cluster.start_all().ok());
+    AgentService& svc = *agents.nodes[0].service;
+    Result<json::object> block = cluster.run(0, svc.create_block(parse(R"({"label":"shared","value":"base"})")));
+    ASSERT_TRUE(block.ok());
+    const std::string block_id = s(*block, "id");
+    Result<json::object> made = cluster.run(
+        0, svc.create_agent(parse(R"({"tools":["core_memory_append"],"block_ids":[")" + block_id + R"("]})")));
+    ASSERT_TRUE(made.ok()) << made.error().to_string();
+    const std::string id = s(*made, "id");
+    // The model takes 100 ms to ask for the append; 50 ms into the turn, the API rewrites the block.
+    Result<SendResult> sent = Error(ErrorCode::internal, "not run");
+    Result<json::object> edited = Error(ErrorCode::internal, "not run");
+    auto send = [](AgentService* a, std::string agent, Result<SendResult>* out) -> io::Task<void> {
+        *out = co_await a->send_message(
+            agent, "", parse(R"({"input":"CALL core_memory_append {\"label\":\"shared\",\"content\":\"+agent\"}"})"),
+            nullptr, "");
+    };
+    auto edit = [](io::Executor* e, AgentService* a, std::string b, Result<json::object>* out) -> io::Task<void> {
+        co_await e->sleep_for(Duration::ms(50));
+        *out = co_await a->update_block(b, parse(R"({"value":"base+api"})"));
+    };
+    std::vector<io::Task<void>> both;
+    both.push_back(send(&svc, id, &sent));
+    both.push_back(edit(cluster.node(0).executor, &svc, block_id, &edited));
+    cluster.run(0, io::when_all(std::move(both)));
+    ASSERT_TRUE(edited.ok()) << edited.error().to_string();
+    ASSERT_TRUE(sent.ok()) << sent.error().to_string();
+    Result<json::object> after = cluster.run(0, svc.retrieve_block(block_id));
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(s(*after, "value"), "base+api\n+agent");
+    // The turn that ran again left one user message and one call with its return.
+    Result<json::array> history = cluster.run(0, svc.list_messages(id, Query()));
+    ASSERT_TRUE(history.ok());
+    EXPECT_EQ(types(*history), (std::vector<std::string>{"system_message", "user_message", "tool_call_message",
+                                                          "tool_return_message", "assistant_message"}));
+    EXPECT_GE(cluster.node(0).runtime->counters().stale_commits, 1u);
     cluster.stop_all();
 }
 
