@@ -231,8 +231,9 @@ void AgentActor::trim_history() {
     if (history_.size() <= context_messages_max) {
         return;
     }
-    const auto newest = history_.end() - static_cast<std::ptrdiff_t>(context_messages_max - 1);
-    history_.erase(history_.begin() + 1, newest);
+    const auto keep = static_cast<std::ptrdiff_t>(context_messages_max - 1);
+    history_.erase(history_.begin() + 1, history_.end() - keep);
+    prompt_forms_.erase(prompt_forms_.begin() + 1, prompt_forms_.end() - keep);
 }
 
 io::Task<Status> AgentActor::load_history() {
@@ -240,7 +241,7 @@ io::Task<Status> AgentActor::load_history() {
         trim_history();
         co_return ok_status();
     }
-    history_.clear();
+    history_clear();
     const std::string id = str(agent_, "id");
     std::string begin = records::messages_begin(id, context_start_);
     const std::string end = records::messages_end(id);
@@ -249,7 +250,7 @@ io::Task<Status> AgentActor::load_history() {
         KELPIE_CO_TRY_ASSIGN(store::RangeResult page, co_await t->range(begin, end));
         for (const store::KeyValue& kv : page.pairs) {
             KELPIE_CO_TRY_ASSIGN(json::object m, records::parse_record(kv.value, "message"));
-            history_.push_back(std::move(m));
+            history_push(std::move(m));
         }
         if (!page.more || page.pairs.empty()) {
             break;
@@ -283,7 +284,7 @@ json::object& AgentActor::append(actor::Context& context, json::object message) 
     if (str(message, "role") != "system") {
         agent_["last_message_id"] = message["id"];
     }
-    history_.push_back(std::move(message));
+    history_push(std::move(message));
     return history_.back();
 }
 
@@ -328,10 +329,11 @@ Status AgentActor::write_block(actor::Context& context, const json::object& bloc
 
 std::vector<const json::object*> AgentActor::conversation_history(
     const std::string& conversation_id) const {
+    KELPIE_ASSERT(prompt_forms_.size() == history_.size());
     std::vector<const json::object*> out;
-    for (const json::object& m : history_) {
-        if (records::view(m, "role") != "system" && records::view(m, "conversation_id") == conversation_id) {
-            out.push_back(&m);
+    for (size_t i = 0; i < history_.size(); i++) {
+        if (!prompt_forms_[i].system && prompt_forms_[i].conversation_id == conversation_id) {
+            out.push_back(&history_[i]);
         }
     }
     return out;
@@ -508,7 +510,7 @@ io::Task<Result<std::string>> AgentActor::handle(actor::Context& context, actor:
         // A new context: a fresh system message; older messages stay stored (and listable
         // through the runs that made them) but leave the agent's history.
         context_start_ = next_seq_;
-        history_.clear();
+        history_clear();
         pending_approval_.reset();
         json::object system;
         system["role"] = "system";
@@ -539,6 +541,7 @@ io::Task<Result<std::string>> AgentActor::create(actor::Context& context, json::
     if (!exists_) {
         exists_ = true;
         agent_ = *agent;
+        history_clear();
         history_loaded_ = true;
         if (const json::array* blocks = arr(request, "new_blocks")) {
             for (const json::value& b : *blocks) {
@@ -598,44 +601,40 @@ io::Task<Result<std::string>> AgentActor::create(actor::Context& context, json::
 
 namespace {
 
-// The messages the model sees for one conversation, from the stored history.
-std::vector<llm::ChatMessage> model_messages(const std::vector<const json::object*>& history) {
-    std::vector<llm::ChatMessage> out;
-    out.reserve(history.size());
-    for (const json::object* m : history) {
-        const std::string_view role = records::view(*m, "role");
-        llm::ChatMessage c;
-        if (role == "user") {
-            c.role = llm::Role::user;
-            c.content = records::content_text(m->at("content"));
-        } else if (role == "assistant") {
-            if (flag(*m, "approval_request") && flag(*m, "unanswered")) {
-                continue;  // never sent without its returns (only the last can be unanswered)
-            }
-            c.role = llm::Role::assistant;
-            c.content = str(*m, "content");
-            if (const json::array* calls = arr(*m, "tool_calls")) {
-                for (const json::value& v : *calls) {
-                    if (v.is_object()) {
-                        llm::ToolCall call;
-                        call.id = str(v.as_object(), "id");
-                        call.name = str(v.as_object(), "name");
-                        call.arguments = str(v.as_object(), "arguments");
-                        c.tool_calls.push_back(std::move(call));
-                    }
+// What the model sees of one stored message; nullopt for what it does not see (the system
+// message, approval bookkeeping, an approval request still waiting for its returns).
+std::optional<llm::ChatMessage> model_message(const json::object& m) {
+    const std::string_view role = records::view(m, "role");
+    llm::ChatMessage c;
+    if (role == "user") {
+        c.role = llm::Role::user;
+        c.content = records::content_text(m.at("content"));
+    } else if (role == "assistant") {
+        if (flag(m, "approval_request") && flag(m, "unanswered")) {
+            return std::nullopt;  // never sent without its returns (only the last can be unanswered)
+        }
+        c.role = llm::Role::assistant;
+        c.content = str(m, "content");
+        if (const json::array* calls = arr(m, "tool_calls")) {
+            for (const json::value& v : *calls) {
+                if (v.is_object()) {
+                    llm::ToolCall call;
+                    call.id = str(v.as_object(), "id");
+                    call.name = str(v.as_object(), "name");
+                    call.arguments = str(v.as_object(), "arguments");
+                    c.tool_calls.push_back(std::move(call));
                 }
             }
-        } else if (role == "tool") {
-            c.role = llm::Role::tool;
-            c.tool_call_id = str(*m, "tool_call_id");
-            c.tool_name = str(*m, "tool_name");
-            c.content = str(*m, "packaged");
-        } else {
-            continue;  // approval responses are bookkeeping; their results are tool messages
         }
-        out.push_back(std::move(c));
+    } else if (role == "tool") {
+        c.role = llm::Role::tool;
+        c.tool_call_id = str(m, "tool_call_id");
+        c.tool_name = str(m, "tool_name");
+        c.content = str(m, "packaged");
+    } else {
+        return std::nullopt;  // approval responses are bookkeeping; their results are tool messages
     }
-    return out;
+    return c;
 }
 
 std::string truncate_result(std::string text, size_t chars_max) {
@@ -658,6 +657,32 @@ std::string truncate_result(std::string text, size_t chars_max) {
 }
 
 }  // namespace
+
+void AgentActor::history_push(json::object message) {
+    PromptForm form;
+    form.system = records::view(message, "role") == "system";
+    form.conversation_id = std::string(records::view(message, "conversation_id"));
+    form.model = model_message(message);
+    history_.push_back(std::move(message));
+    prompt_forms_.push_back(std::move(form));
+}
+
+void AgentActor::history_clear() {
+    history_.clear();
+    prompt_forms_.clear();
+}
+
+std::vector<llm::ChatMessage> AgentActor::prompt_messages(const std::string& conversation_id) const {
+    KELPIE_ASSERT(prompt_forms_.size() == history_.size());
+    std::vector<llm::ChatMessage> out;
+    out.reserve(prompt_forms_.size());
+    for (const PromptForm& form : prompt_forms_) {
+        if (!form.system && form.model.has_value() && form.conversation_id == conversation_id) {
+            out.push_back(*form.model);
+        }
+    }
+    return out;
+}
 
 // One run of the loop. `request` (normalised by the service): {"run_id", "conversation_id",
 // "created_at", "created_us", "messages": [{"kind": user|system|assistant|approval, ...}],
@@ -857,10 +882,11 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                     }
                 }
                 // The request is answered: mark the stored request so it reaches the model.
-                for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
-                    if (str(*it, "id") == str(*pending_approval_, "message_id")) {
-                        it->erase("unanswered");
-                        (void)stage(context, *it);
+                for (size_t i = history_.size(); i-- > 0;) {
+                    if (str(history_[i], "id") == str(*pending_approval_, "message_id")) {
+                        history_[i].erase("unanswered");
+                        prompt_forms_[i].model = model_message(history_[i]);
+                        (void)stage(context, history_[i]);
                         break;
                     }
                 }
@@ -911,14 +937,12 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                 fmt::join(shared_->providers.names(), ", "));
             break;
         }
-        // One pass over the history per step: the context serves the prompt's count and the model.
-        const std::vector<const json::object*> in_context = conversation_history(conversation);
-        KELPIE_CO_TRY(refresh_system_message(context, conversation, in_context.size()));
+        KELPIE_CO_TRY(refresh_system_message(context, conversation));
         llm::ChatRequest chat;
         chat.model = model_name;
         chat.timeout = shared_->options.llm_timeout;
         chat.system = str(history_.front(), "content");
-        chat.messages = model_messages(in_context);
+        chat.messages = prompt_messages(conversation);
         std::set<std::string> offered;
         if (const json::array* names = arr(agent_, "tool_names")) {
             for (const json::value& n : *names) {

@@ -79,6 +79,8 @@ private:
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id,
                                   size_t messages_in_context);
     std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
+    // The model's view of one conversation's history (what model_messages made of it).
+    std::vector<llm::ChatMessage> prompt_messages(const std::string& conversation_id) const;
     Status write_run(actor::Context& context, const json::object& run);
 
     std::shared_ptr<Shared> shared_;
@@ -97,6 +99,16 @@ private:
     std::map<std::string, std::string> block_records_;
     bool history_loaded_ = false;
     std::vector<json::object> history_;  // stored messages from context_start_, oldest first
+    // Beside each message of history_ (same index): what a prompt needs of it, derived once when
+    // the message enters the history, so that a step does not re-read every message's JSON.
+    struct PromptForm {
+        bool system = false;
+        std::string conversation_id;
+        std::optional<llm::ChatMessage> model;  // nullopt: the model does not see it
+    };
+    std::vector<PromptForm> prompt_forms_;
+    void history_push(json::object message);
+    void history_clear();
 };
 
 }  // namespace kelpie::agent::loop
