@@ -103,6 +103,9 @@ private:
 // Bug switches for the simulator (all off in production).
 struct AgentBugs {
     bool call_without_return = false;  // a step commits the model's tool call before its return
+    // A turn rewrites a block from the copy it read at its start without checking that the block
+    // is unchanged: an edit by another agent (or the API) meanwhile is lost.
+    bool block_write_unchecked = false;
 };
 
 struct ServiceOptions {

@@ -86,6 +86,7 @@ AgentWorkload::AgentWorkload(io::SimWorld& world, AgentWorkloadOptions options)
         service_options.default_model = "sim/model-1";
         service_options.llm_timeout = model_timeout;
         service_options.bugs.call_without_return = options_.bug == "agent_call_without_return";
+        service_options.bugs.block_write_unchecked = options_.bug == "agent_block_write_unchecked";
         made.service = std::make_unique<agent::AgentService>(*n.executor, *n.link, *n.runtime,
                                                              *made.providers, service_options);
         made.service->register_actor_types();
@@ -158,16 +159,30 @@ void AgentWorkload::start(Instant fault_phase_end, Instant liveness_end) {
     io::Random& random = world_.random();
     const auto agents = static_cast<uint32_t>(random.between(agents_min, agents_max));
     // Created before the faults start (retried over lossy links): each agent has a "human" block
-    // the model edits.
-    for (uint32_t attempt = 0; agents_.size() < agents && attempt < 100; attempt++) {
+    // of its own and the "shared" block, which the model edits.
+    for (uint32_t attempt = 0; shared_block_.empty() && attempt < 100; attempt++) {
+        const size_t node = random.below(cluster_->size());
+        if (!cluster_->node(node).up) {
+            (void)cluster_->start(node);
+            continue;
+        }
+        Result<agent::json::object> b = cluster_->run(
+            node, nodes_[node].service->create_block(
+                      agent::json::parse(R"({"label":"shared","value":"start"})"), "shared-block"));
+        if (b.ok()) {
+            shared_block_ = text_of(*b, "id");
+        }
+    }
+    for (uint32_t attempt = 0; !shared_block_.empty() && agents_.size() < agents && attempt < 100; attempt++) {
         const size_t node = random.below(cluster_->size());
         if (!cluster_->node(node).up) {
             (void)cluster_->start(node);
             continue;
         }
         Result<agent::json::object> a = cluster_->run(
-            node, nodes_[node].service->create_agent(
-                      agent::json::parse(R"({"memory_blocks":[{"label":"human","value":"start"}]})")));
+            node, nodes_[node].service->create_agent(agent::json::parse(fmt::format(
+                      R"({{"memory_blocks":[{{"label":"human","value":"start"}}],"block_ids":["{}"]}})",
+                      shared_block_))));
         if (a.ok()) {
             agents_.push_back(text_of(*a, "id"));
         }
@@ -219,6 +234,26 @@ io::Task<Result<std::string>> AgentWorkload::rpc(size_t node, std::string agent_
     co_return co_await io::with_timeout(*clients_, client_call_timeout, wait(box));
 }
 
+// Whether an acknowledged response shows a tool call that succeeded (the insert took effect).
+bool AgentWorkload::inserted(const std::string& response) {
+    boost::system::error_code ec;
+    agent::json::value v = agent::json::parse(response, ec);
+    if (ec || !v.is_object()) {
+        return false;
+    }
+    const agent::json::value* messages = v.as_object().if_contains("messages");
+    if (messages == nullptr || !messages->is_array()) {
+        return false;
+    }
+    for (const agent::json::value& m : messages->as_array()) {
+        if (m.is_object() && text_of(m.as_object(), "message_type") == "tool_return_message" &&
+            text_of(m.as_object(), "status") == "success") {
+            return true;
+        }
+    }
+    return false;
+}
+
 io::Task<void> AgentWorkload::client(uint32_t id) {
     io::Random& random = clients_->random();
     for (uint64_t seq = 0; clients_->now() < fault_phase_end_; seq++) {
@@ -226,8 +261,11 @@ io::Task<void> AgentWorkload::client(uint32_t id) {
         const std::string agent_id = agents_[random.below(agents_.size())];
         const std::string key = fmt::format("c{}-{}", id, seq);
         std::string text = "hello " + key;
-        if (random.chance(0.5)) {
+        const uint64_t kind = random.below(3);
+        if (kind == 1) {
             text = fmt::format(R"(CALL memory_insert {{"label":"human","new_string":"{}"}})", key);
+        } else if (kind == 2) {
+            text = fmt::format(R"(CALL memory_insert {{"label":"shared","new_string":"{};"}})", key);
         }
         while (true) {
             const size_t node = random.below(cluster_->size());
@@ -235,6 +273,9 @@ io::Task<void> AgentWorkload::client(uint32_t id) {
             if (r.ok()) {
                 acked_[agent_id].insert(key);
                 acknowledged_++;
+                if (kind == 2 && inserted(*r)) {
+                    shared_inserts_.insert(key);
+                }
                 break;
             }
             if (clients_->now() >= liveness_end_) {
@@ -365,6 +406,27 @@ void AgentWorkload::finish(Duration bound) {
                 violation("tool_call_unpaired",
                           fmt::format("agent {}: tool call {} has no return in the history", a, c));
             }
+        }
+    }
+    // The shared block holds every acknowledged insert.
+    Result<agent::json::object> block = Error(ErrorCode::internal, "not read");
+    for (int attempt = 0; attempt < 10; attempt++) {
+        block = cluster_->run(node, nodes_[node].service->retrieve_block(shared_block_));
+        if (block.ok() || block.code() != ErrorCode::unavailable) {
+            break;
+        }
+    }
+    if (!block.ok()) {
+        violation("not_live", "reading the shared block failed: " + block.error().message);
+        return;
+    }
+    const std::string value = text_of(*block, "value");
+    for (const std::string& key : shared_inserts_) {
+        if (value.find(key + ";") == std::string::npos) {
+            violation("block_edit_lost",
+                      fmt::format("the shared block lacks the acknowledged insert {} (it has {} "
+                                  "bytes)", key, value.size()));
+            break;
         }
     }
 }

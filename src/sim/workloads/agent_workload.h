@@ -3,7 +3,8 @@
 // Private to sim/: the `agents` workload (see harness.h). A SimCluster of real runtimes, each node
 // incarnation with its own AgentService and simulated model (llm/sim_llm.h); clients on their own
 // simulated node send messages with idempotency keys to a few agents through random nodes — plain
-// text, or a directive that makes the model call memory_insert — and retry until acknowledged,
+// text, or a directive that makes the model call memory_insert on the agent's own block or on a
+// block all the agents share — and retry until acknowledged,
 // while the seed's plan makes the model fail (errors, rate limits, timeouts, malformed tool
 // calls), crashes nodes, and delays or drops their store traffic. Checked:
 //   tool_call_unpaired    on every commit the store applies: an agent's stored tool call (other
@@ -11,6 +12,9 @@
 //                         or an earlier one — a turn's messages are never half-visible;
 //   acked_message_lost    at the end, every acknowledged message is in its agent's history;
 //   message_duplicated    ... exactly once (the idempotency key's run took effect once);
+//   block_edit_lost       at the end, the shared block holds every insert whose turn was
+//                         acknowledged with a successful tool return (no turn overwrote another's
+//                         edit with an older copy of the block);
 //   not_live / pending_not_replayed  every client is acknowledged after the faults stop, and no
 //                         agent is left with a journaled turn that never finished.
 
@@ -58,6 +62,8 @@ public:
     uint64_t acknowledged() const { return acknowledged_; }
 
 private:
+    // Whether an acknowledged send's response shows a tool call that succeeded.
+    static bool inserted(const std::string& response);
     struct PerNode {
         agent::AgentService* service = nullptr;
         llm::SimLlm* model = nullptr;
@@ -85,6 +91,8 @@ private:
     std::vector<llm::SimLlm*> models_;  // every incarnation's (for the fault counts)
     io::SimExecutor* clients_ = nullptr;
     std::vector<std::string> agents_;
+    std::string shared_block_;                    // attached to every agent
+    std::set<std::string> shared_inserts_;        // acknowledged successful inserts into it
     std::map<std::string, std::set<std::string>> acked_;  // agent -> acknowledged otids
     // Per agent: tool call ids stored without a return yet (approval requests excluded).
     std::map<std::string, std::set<std::string>> open_calls_;

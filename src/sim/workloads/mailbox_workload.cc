@@ -200,6 +200,8 @@ std::vector<std::pair<std::string, std::string>> bug_names() {
         {"agent_call_without_return",
          "an agent step commits the model's tool call before the tool's return"},
         {"early_ack", "the caller is told ok before the turn's commit is durable"},
+        {"agent_block_write_unchecked",
+         "an agent's turn rewrites a shared block from the copy it read at the turn's start"},
     };
 }
 

@@ -93,10 +93,11 @@ TEST(Harness, ActorWorkloadRuns) {
     EXPECT_GE(r.actor_turns, r.actor_calls_acked);
 }
 
-// Across a few seeds every fault kind fires at least once (swarm plans differ per seed).
+// Across a few seeds every fault kind fires at least once (swarm plans differ per seed; the
+// rarest, disk_failure, fires in only a few of these forty).
 TEST(Harness, EveryFaultKindFires) {
     std::map<std::string, uint64_t> fired;
-    for (uint64_t seed = 1; seed <= 20; seed++) {
+    for (uint64_t seed = 1; seed <= 40; seed++) {
         const SimRunResult r = run_simulation(short_run(seed));
         EXPECT_TRUE(r.ok()) << "seed " << seed << ": " << r.violation->invariant << ": "
                             << r.violation->detail;
