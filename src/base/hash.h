@@ -1,7 +1,8 @@
 #pragma once
 
-// Small, fast, deterministic 64-bit hashing for trace hashes and digests (not cryptographic, not
-// for checksumming stored data).
+// Small, fast, deterministic 64-bit hashing for trace hashes, digests and the store's record
+// checksum (the low 32 bits of hash_bytes: store/local/record.h). Not cryptographic: it detects
+// accidental corruption, not tampering.
 
 #include <cstdint>
 #include <initializer_list>
