@@ -62,12 +62,20 @@ struct ToolSchema {
 
 enum class ToolChoice : uint8_t { automatic, required, none };
 
+// A conversation, oldest first: immutable and shared, so that an agent sending its whole context
+// step after step does not copy it into every request (it appends in place when no request holds
+// it any more).
+using ChatMessages = std::shared_ptr<const std::vector<ChatMessage>>;
+inline ChatMessages chat_messages(std::vector<ChatMessage> messages) {
+    return std::make_shared<const std::vector<ChatMessage>>(std::move(messages));
+}
+
 struct ChatRequest {
     ChatRequest() = default;  // not an aggregate: it is passed by value into coroutines (ADR 0001)
 
     std::string model;   // the provider's model name ("gpt-4o-mini")
     std::string system;  // the compiled system prompt (sent as the provider expects)
-    std::vector<ChatMessage> messages;
+    ChatMessages messages = chat_messages({});  // never null
     std::vector<ToolSchema> tools;
     ToolChoice tool_choice = ToolChoice::automatic;
     std::optional<int64_t> max_tokens;

@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/executor.h"
@@ -55,6 +56,8 @@ public:
     const std::vector<ChatRequest>& requests() const { return requests_; }
     // How many messages (besides the system prompt) the latest request carried, kept or not.
     size_t last_request_messages() const { return last_request_messages_; }
+    // The contents of its first and last message.
+    const std::pair<std::string, std::string>& last_request_ends() const { return last_request_ends_; }
     // Faults fired, by kind ("error", "rate_limit", "timeout", "malformed").
     const std::map<std::string, uint64_t>& faults_fired() const { return fired_; }
     // Calls that completed successfully.
@@ -71,6 +74,7 @@ private:
     std::map<std::string, uint64_t> fired_;
     uint64_t answered_ = 0;
     size_t last_request_messages_ = 0;
+    std::pair<std::string, std::string> last_request_ends_;
     uint64_t next_call_id_ = 1;
 };
 

@@ -231,9 +231,26 @@ void AgentActor::trim_history() {
     if (history_.size() <= context_messages_max) {
         return;
     }
-    const auto keep = static_cast<std::ptrdiff_t>(context_messages_max - 1);
-    history_.erase(history_.begin() + 1, history_.end() - keep);
-    prompt_forms_.erase(prompt_forms_.begin() + 1, prompt_forms_.end() - keep);
+    const size_t dropped = history_.size() - context_messages_max;  // after the system message
+    if (prompt_ != nullptr && prompt_upto_ >= 1 + dropped) {
+        // The prompt loses what it holds of the dropped messages, from its front.
+        size_t shown = 0;
+        for (size_t i = 1; i <= dropped; i++) {
+            const PromptForm& form = prompt_forms_[i];
+            shown += (!form.system && form.model.has_value() && form.conversation_id == prompt_conversation_) ? 1 : 0;
+        }
+        if (prompt_.use_count() > 1) {
+            prompt_ = std::make_shared<std::vector<llm::ChatMessage>>(*prompt_);
+        }
+        prompt_->erase(prompt_->begin(), prompt_->begin() + static_cast<std::ptrdiff_t>(shown));
+        prompt_upto_ -= dropped;
+    } else {
+        prompt_.reset();
+        prompt_upto_ = 0;
+    }
+    const auto first_kept = static_cast<std::ptrdiff_t>(1 + dropped);
+    history_.erase(history_.begin() + 1, history_.begin() + first_kept);
+    prompt_forms_.erase(prompt_forms_.begin() + 1, prompt_forms_.begin() + first_kept);
 }
 
 io::Task<Status> AgentActor::load_history() {
@@ -672,18 +689,26 @@ void AgentActor::history_push(json::object message) {
 void AgentActor::history_clear() {
     history_.clear();
     prompt_forms_.clear();
+    prompt_.reset();
+    prompt_upto_ = 0;
 }
 
-std::vector<llm::ChatMessage> AgentActor::prompt_messages(const std::string& conversation_id) const {
+llm::ChatMessages AgentActor::prompt_messages(const std::string& conversation_id) {
     KELPIE_ASSERT(prompt_forms_.size() == history_.size());
-    std::vector<llm::ChatMessage> out;
-    out.reserve(prompt_forms_.size());
-    for (const PromptForm& form : prompt_forms_) {
+    if (prompt_ == nullptr || prompt_conversation_ != conversation_id) {
+        prompt_ = std::make_shared<std::vector<llm::ChatMessage>>();
+        prompt_conversation_ = conversation_id;
+        prompt_upto_ = 0;
+    } else if (prompt_.use_count() > 1) {
+        prompt_ = std::make_shared<std::vector<llm::ChatMessage>>(*prompt_);  // still in a request
+    }
+    for (; prompt_upto_ < history_.size(); prompt_upto_++) {
+        const PromptForm& form = prompt_forms_[prompt_upto_];
         if (!form.system && form.model.has_value() && form.conversation_id == conversation_id) {
-            out.push_back(*form.model);
+            prompt_->push_back(*form.model);
         }
     }
-    return out;
+    return prompt_;
 }
 
 // One run of the loop. `request` (normalised by the service): {"run_id", "conversation_id",
@@ -888,6 +913,9 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                     if (str(history_[i], "id") == str(*pending_approval_, "message_id")) {
                         history_[i].erase("unanswered");
                         prompt_forms_[i].model = model_message(history_[i]);
+                        if (i < prompt_upto_) {
+                            prompt_.reset();  // it left the request out: build the view again
+                        }
                         (void)stage(context, history_[i]);
                         break;
                     }

@@ -79,8 +79,8 @@ private:
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id,
                                   size_t messages_in_context);
     std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
-    // The model's view of one conversation's history (what model_messages made of it).
-    std::vector<llm::ChatMessage> prompt_messages(const std::string& conversation_id) const;
+    // The model's view of one conversation's history.
+    llm::ChatMessages prompt_messages(const std::string& conversation_id);
     Status write_run(actor::Context& context, const json::object& run);
 
     std::shared_ptr<Shared> shared_;
@@ -107,6 +107,12 @@ private:
         std::optional<llm::ChatMessage> model;  // nullopt: the model does not see it
     };
     std::vector<PromptForm> prompt_forms_;
+    // The model's view of one conversation (prompt_messages), kept between steps and turns and
+    // extended in place: history_[0, prompt_upto_) is reflected in it. Shared with the request
+    // in flight; extended only when no request holds it any more (else copied first).
+    std::shared_ptr<std::vector<llm::ChatMessage>> prompt_;
+    std::string prompt_conversation_;
+    size_t prompt_upto_ = 0;
     void history_push(json::object message);
     void history_clear();
 };

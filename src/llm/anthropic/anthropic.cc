@@ -52,7 +52,7 @@ std::string request_body(const ChatRequest& request, bool stream) {
     // (a tool result is a user turn) are merged into one.
     json::array messages;
     std::string last_role;
-    for (const ChatMessage& m : request.messages) {
+    for (const ChatMessage& m : *request.messages) {
         const std::string role = m.role == Role::assistant ? "assistant" : "user";
         json::array blocks;
         if (m.role == Role::tool) {

@@ -60,7 +60,7 @@ std::string request_body(const ChatRequest& request, bool stream) {
     if (!request.system.empty()) {
         messages.push_back(json::object{{"role", "system"}, {"content", request.system}});
     }
-    for (const ChatMessage& m : request.messages) {
+    for (const ChatMessage& m : *request.messages) {
         json::object o;
         o["role"] = role_name(m.role);
         if (m.role == Role::tool) {

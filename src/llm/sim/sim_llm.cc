@@ -18,12 +18,13 @@ ChatResponse SimLlm::default_reply(const ChatRequest& request) {
     ChatResponse r;
     r.model = request.model;
     r.usage = Usage{100, 10, 110};
-    if (!request.messages.empty() && request.messages.back().role == Role::tool) {
+    const std::vector<ChatMessage>& messages = *request.messages;
+    if (!messages.empty() && messages.back().role == Role::tool) {
         r.content = "DONE";
         return r;
     }
     std::string last;
-    for (auto it = request.messages.rbegin(); it != request.messages.rend(); ++it) {
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
         if (it->role == Role::user) {
             last = it->content;
             break;
@@ -47,7 +48,10 @@ ChatResponse SimLlm::default_reply(const ChatRequest& request) {
 }
 
 io::Task<Result<ChatResponse>> SimLlm::complete(ChatRequest request, DeltaSink on_delta) {
-    last_request_messages_ = request.messages.size();
+    last_request_messages_ = request.messages->size();
+    last_request_ends_ = request.messages->empty()
+                             ? std::pair<std::string, std::string>()
+                             : std::pair(request.messages->front().content, request.messages->back().content);
     if (faults_.keep_requests) {
         requests_.push_back(request);
     }

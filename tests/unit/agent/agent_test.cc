@@ -172,11 +172,20 @@ TEST(AgentContext, LongLivedActivationKeepsThePromptToTheContext) {
     const std::string id = s(*made, "id");
     const size_t sends = context_messages_max / 2 + 10;  // two messages each: past the context
     for (size_t i = 0; i < sends; i++) {
-        Result<SendResult> r = cluster.run(0, svc.send_message(id, "", parse(R"({"input":"hi"})"), nullptr, ""));
+        const std::string body = R"({"input":"m)" + std::to_string(i) + "\"}";
+        Result<SendResult> r = cluster.run(0, svc.send_message(id, "", parse(body), nullptr, ""));
         ASSERT_TRUE(r.ok()) << i << ": " << r.error().to_string();
     }
     // The last prompt: the newest messages up to the limit, ending with this turn's user message.
-    EXPECT_EQ(agents.nodes[0].llm->last_request_messages(), context_messages_max);
+    // Before the last turn the history held m0, ECHO: m0, ..., ECHO: m<sends-2>; the turn kept
+    // the newest context_messages_max - 1 of them.
+    const llm::SimLlm& model = *agents.nodes[0].llm;
+    EXPECT_EQ(model.last_request_messages(), context_messages_max);
+    const size_t dropped = 2 * (sends - 1) - (context_messages_max - 1);
+    const std::string first = dropped % 2 == 0 ? "m" + std::to_string(dropped / 2)
+                                               : "ECHO: m" + std::to_string(dropped / 2);
+    EXPECT_EQ(model.last_request_ends().first, first);
+    EXPECT_EQ(model.last_request_ends().second, "m" + std::to_string(sends - 1));
     cluster.stop_all();
 }
 
@@ -239,7 +248,7 @@ TEST_F(AgentTest, MemoryEditIsVisibleInTheNextPrompt) {
     EXPECT_EQ(model().requests()[0].system.find("Likes tea"), std::string::npos);
     EXPECT_NE(model().requests()[1].system.find("Name: Bob\nLikes tea"), std::string::npos);
     // The second request carries the call and its result, paired.
-    const std::vector<llm::ChatMessage>& sent = model().requests()[1].messages;
+    const std::vector<llm::ChatMessage>& sent = *model().requests()[1].messages;
     ASSERT_GE(sent.size(), 3u);
     EXPECT_EQ(sent[sent.size() - 2].tool_calls.size(), 1u);
     EXPECT_EQ(sent.back().role, llm::Role::tool);
@@ -273,12 +282,45 @@ TEST_F(AgentTest, ClientToolWaitsForApprovalThenContinues) {
     EXPECT_EQ(types(done->response.at("messages").as_array()),
               (std::vector<std::string>{"tool_return_message", "assistant_message"}));
     EXPECT_EQ(s(done->response.at("messages").as_array()[0], "tool_return"), "hi\n");
-    EXPECT_EQ(model().requests().back().messages.back().content,
+    EXPECT_EQ(model().requests().back().messages->back().content,
               R"({"status":"OK","message":"hi\n","time":")" +
                   s(done->response.at("messages").as_array()[0], "date") + "\"}");
+    // The answered request now reaches the model, between the input and its return.
+    const std::vector<llm::ChatMessage>& after = *model().requests().back().messages;
+    ASSERT_EQ(after.size(), 3u);
+    EXPECT_EQ(after[0].role, llm::Role::user);
+    EXPECT_EQ(after[1].role, llm::Role::assistant);
+    ASSERT_EQ(after[1].tool_calls.size(), 1u);
+    EXPECT_EQ(after[1].tool_calls[0].id, call_id);
+    EXPECT_EQ(after[2].role, llm::Role::tool);
     // An approval with nothing pending is refused.
     EXPECT_EQ(send(id, R"({"messages":[{"type":"approval","approvals":[{"type":"approval","tool_call_id":"x","approve":true}]}]})").code(),
               ErrorCode::failed_precondition);
+}
+
+// The prompt holds one conversation's messages, kept between turns: switching conversations
+// and back gives each request exactly its conversation so far.
+TEST_F(AgentTest, EachPromptHoldsItsConversationOnly) {
+    const std::string id = s(create("{}"), "id");
+    Result<json::object> conv = cluster.run(0, svc().create_conversation(id, parse("{}")));
+    ASSERT_TRUE(conv.ok()) << conv.error().to_string();
+    const std::string other = s(*conv, "id");
+    auto say = [&](const std::string& conversation, const std::string& text) {
+        Result<SendResult> r = cluster.run(
+            0, svc().send_message(id, conversation, parse(R"({"input":")" + text + "\"}"), nullptr, ""));
+        EXPECT_TRUE(r.ok()) << r.error().to_string();
+        std::vector<std::string> seen;
+        for (const llm::ChatMessage& m : *model().requests().back().messages) {
+            seen.push_back(m.content);
+        }
+        return seen;
+    };
+    using Texts = std::vector<std::string>;
+    EXPECT_EQ(say("", "d1"), (Texts{"d1"}));
+    EXPECT_EQ(say(other, "c1"), (Texts{"c1"}));
+    EXPECT_EQ(say("", "d2"), (Texts{"d1", "ECHO: d1", "d2"}));
+    EXPECT_EQ(say("", "d3"), (Texts{"d1", "ECHO: d1", "d2", "ECHO: d2", "d3"}));
+    EXPECT_EQ(say(other, "c2"), (Texts{"c1", "ECHO: c1", "c2"}));
 }
 
 TEST_F(AgentTest, SameIdempotencyKeyAnswersOnce) {
@@ -374,7 +416,7 @@ TEST(AgentCrash, TurnResumesAtTheLastCommittedStep) {
     ASSERT_NE(second_model, first_model);
     // The restarted node called the model once: step 2 again, with step 1's results.
     ASSERT_EQ(second_model->requests().size(), 1u);
-    EXPECT_EQ(second_model->requests()[0].messages.back().role, llm::Role::tool);
+    EXPECT_EQ(second_model->requests()[0].messages->back().role, llm::Role::tool);
     EXPECT_NE(second_model->requests()[0].system.find("x\ny"), std::string::npos);
     Result<json::array> h = cluster.run(0, agents.nodes[0].service->list_messages(id, Query()));
     ASSERT_TRUE(h.ok());

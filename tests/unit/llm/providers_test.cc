@@ -175,7 +175,7 @@ protected:
         r.system = "You are a test.";
         ChatMessage m;
         m.content = "hi";
-        r.messages.push_back(m);
+        r.messages = chat_messages({m});
         ToolSchema t;
         t.name = "memory_insert";
         t.description = "insert";
@@ -351,8 +351,10 @@ TEST_F(ProviderTest, AnthropicTextToolsAndWhatItSent) {
     result.role = Role::tool;
     result.tool_call_id = "toolu_1";
     result.content = "ok";
-    req.messages.push_back(call);
-    req.messages.push_back(result);
+    std::vector<ChatMessage> conversation = *req.messages;
+    conversation.push_back(call);
+    conversation.push_back(result);
+    req.messages = chat_messages(std::move(conversation));
     Result<ChatResponse> second = complete(*p, req);
     ASSERT_TRUE(second.ok()) << second.error().to_string();
     EXPECT_EQ(second->content, "done");
@@ -409,7 +411,7 @@ TEST_F(TlsTest, TrustedEndpointServesPlainAndStreamedCalls) {
     r.model = "gpt-4o-mini";
     ChatMessage m;
     m.content = "hi";
-    r.messages.push_back(m);
+    r.messages = chat_messages({m});
     Result<ChatResponse> plain = run(world, p->complete(r, nullptr));
     ASSERT_TRUE(plain.ok()) << plain.error().to_string();
     EXPECT_FALSE(plain->content.empty());
