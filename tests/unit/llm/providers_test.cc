@@ -36,8 +36,9 @@ namespace {
 
 namespace json = boost::json;
 
-// Runs a program to completion (stdout and stderr to /dev/null); returns its exit status.
-int run_program(std::vector<std::string> args) {
+// Starts a program (found on PATH) with stdout, and stderr unless `keep_stderr`, to /dev/null;
+// returns its pid, or -1.
+pid_t spawn_quiet(std::vector<std::string> args, bool keep_stderr) {
     std::vector<char*> argv;
     for (std::string& a : args) {
         argv.push_back(a.data());
@@ -46,11 +47,19 @@ int run_program(std::vector<std::string> args) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    if (!keep_stderr) {
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    }
     pid_t pid = 0;
     const int rc = posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
+    return rc == 0 ? pid : -1;
+}
+
+// Runs a program to completion (stdout and stderr to /dev/null); returns its exit status.
+int run_program(std::vector<std::string> args) {
+    const pid_t pid = spawn_quiet(std::move(args), false);
+    if (pid < 0) {
         return -1;
     }
     int status = 0;
@@ -89,17 +98,9 @@ public:
         if (tls.has_value()) {
             args.insert(args.end(), {"--tls-cert", tls->cert.string(), "--tls-key", tls->key.string()});
         }
-        std::vector<char*> argv;
-        for (std::string& a : args) {
-            argv.push_back(a.data());
-        }
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        const int rc = posix_spawnp(&pid_, "node", &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) {
+        pid_ = spawn_quiet(std::move(args), true);
+        if (pid_ < 0) {
+            pid_ = 0;
             throw std::runtime_error("cannot start node");
         }
         for (int i = 0; i < 200 && port_ == 0; i++) {
