@@ -488,6 +488,36 @@ struct AgentService::Impl {
         }
         co_return out;
     }
+
+    // Fills each conversation's `in_context_message_ids` (all of one agent's): the agent's system
+    // message, then the conversation's messages in the agent's context, oldest first, at most
+    // context_messages_max of them. letta-code looks for a pending approval in the last one.
+    io::Task<Status> fill_in_context(std::string agent_id, std::vector<json::object*> conversations) {
+        Result<json::object> s = co_await state(agent_id);
+        if (!s.ok()) {
+            co_return s.code() == ErrorCode::not_found ? ok_status() : Status(std::move(s).error());
+        }
+        const json::object& agent = s->at("agent").as_object();
+        KELPIE_CO_TRY_ASSIGN(std::vector<json::object> stored, co_await messages(agent_id, num(*s, "context_start")));
+        for (json::object* c : conversations) {
+            std::vector<std::string> ids;
+            for (const json::object& m : stored) {
+                if (records::view(m, "role") != "system" && records::view(m, "conversation_id") == records::view(*c, "id")) {
+                    ids.emplace_back(records::view(m, "id"));
+                }
+            }
+            json::array out;
+            if (const std::string system = str(agent, "system_message_id"); !system.empty()) {
+                out.push_back(json::string(system));
+            }
+            const size_t first = ids.size() > context_messages_max ? ids.size() - context_messages_max : 0;
+            for (size_t i = first; i < ids.size(); i++) {
+                out.push_back(json::string(ids[i]));
+            }
+            (*c)["in_context_message_ids"] = std::move(out);
+        }
+        co_return ok_status();
+    }
 };
 
 AgentService::AgentService(io::Executor& executor, store::Store& store, actor::Runtime& runtime,
@@ -1703,12 +1733,19 @@ io::Task<Result<json::object>> AgentService::retrieve_conversation(std::string c
     if (!c.has_value()) {
         co_return not_found(fmt::format("Conversation {} not found", conversation_id));
     }
+    std::vector<json::object*> one(1, &*c);  // (a braced list here trips GCC 12's coroutines)
+    KELPIE_CO_TRY(co_await impl_->fill_in_context(str(*c, "agent_id"), std::move(one)));
     co_return std::move(*c);
 }
 
 io::Task<Result<std::string>> AgentService::conversation_agent(std::string conversation_id) {
-    KELPIE_CO_TRY_ASSIGN(json::object c, co_await retrieve_conversation(std::move(conversation_id)));
-    co_return str(c, "agent_id");
+    KELPIE_CO_TRY(check_id(conversation_id, "conv", "conversation"));
+    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> c,
+                         co_await impl_->read(records::conversation_key(conversation_id), "conversation"));
+    if (!c.has_value()) {
+        co_return not_found(fmt::format("Conversation {} not found", conversation_id));
+    }
+    co_return str(*c, "agent_id");
 }
 
 io::Task<Result<json::array>> AgentService::list_conversations(Query query) {
@@ -1729,14 +1766,18 @@ io::Task<Result<json::array>> AgentService::list_conversations(Query query) {
             convs.push_back(std::move(*c));
         }
     }
+    std::vector<json::object*> all;
+    for (json::object& c : convs) {
+        all.push_back(&c);
+    }
+    KELPIE_CO_TRY(co_await impl_->fill_in_context(*agent_id, std::move(all)));
     co_return page(std::move(convs), query, 50);
 }
 
 io::Task<Result<json::array>> AgentService::list_conversation_messages(std::string conversation_id,
                                                                        std::string agent_id, Query query) {
     if (conversation_id != "default") {
-        KELPIE_CO_TRY_ASSIGN(json::object c, co_await retrieve_conversation(conversation_id));
-        agent_id = str(c, "agent_id");
+        KELPIE_CO_TRY_ASSIGN(agent_id, co_await conversation_agent(conversation_id));
     }
     Query q;
     q.add("conversation_id", conversation_id);

@@ -321,6 +321,24 @@ TEST_F(AgentTest, EachPromptHoldsItsConversationOnly) {
     EXPECT_EQ(say("", "d2"), (Texts{"d1", "ECHO: d1", "d2"}));
     EXPECT_EQ(say("", "d3"), (Texts{"d1", "ECHO: d1", "d2", "ECHO: d2", "d3"}));
     EXPECT_EQ(say(other, "c2"), (Texts{"c1", "ECHO: c1", "c2"}));
+    // The conversation's in-context ids: the system message, then its four messages; the last is
+    // the newest (letta-code looks there for a pending approval).
+    Result<json::object> c = cluster.run(0, svc().retrieve_conversation(other));
+    ASSERT_TRUE(c.ok()) << c.error().to_string();
+    const json::array& ids = c->at("in_context_message_ids").as_array();
+    ASSERT_EQ(ids.size(), 5u);
+    Result<json::object> agent = cluster.run(0, svc().retrieve_agent(id));
+    ASSERT_TRUE(agent.ok());
+    EXPECT_EQ(ids.front(), agent->at("message_ids").as_array().front());
+    Result<json::array> last = cluster.run(0, svc().retrieve_message(std::string(ids.back().as_string())));
+    ASSERT_TRUE(last.ok()) << last.error().to_string();
+    EXPECT_EQ(s(last->back(), "content"), "ECHO: c2");
+    Query q;
+    q.add("agent_id", id);
+    Result<json::array> listed = cluster.run(0, svc().list_conversations(q));
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->size(), 1u);
+    EXPECT_EQ(listed->at(0).at("in_context_message_ids").as_array(), ids);
 }
 
 TEST_F(AgentTest, SameIdempotencyKeyAnswersOnce) {
