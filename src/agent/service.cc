@@ -898,6 +898,21 @@ io::Task<Result<json::array>> AgentService::list_blocks(Query query) {
     co_return page(std::move(blocks), query, 50);
 }
 
+namespace {
+
+// The record at `key` read in `t` (`what` names it if it is corrupt); `missing` as not_found
+// when there is none.
+io::Task<Result<json::object>> read_existing(store::Transaction& t, std::string key, std::string what,
+                                             std::string missing) {
+    KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(std::move(key)));
+    if (!stored.has_value()) {
+        co_return not_found(std::move(missing));
+    }
+    co_return records::parse_record(stored->value, what);
+}
+
+}  // namespace
+
 io::Task<Result<json::object>> AgentService::update_block(std::string block_id, json::value body_value,
                                                           std::string idempotency_key) {
     KELPIE_CO_TRY(check_id(block_id, "block", "block"));
@@ -908,11 +923,8 @@ io::Task<Result<json::object>> AgentService::update_block(std::string block_id, 
     const std::string now = impl_->now();
     Impl::Change edit = [block_id, body, now](store::Transaction& t) -> io::Task<Result<json::value>> {
         const std::string key = records::block_key(block_id);
-        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(key));
-        if (!stored.has_value()) {
-            co_return not_found(fmt::format("Block {} not found", block_id));
-        }
-        KELPIE_CO_TRY_ASSIGN(json::object block, records::parse_record(stored->value, "block"));
+        KELPIE_CO_TRY_ASSIGN(json::object block,
+                             co_await read_existing(t, key, "block", fmt::format("Block {} not found", block_id)));
         for (const char* field : {"label", "value", "limit", "description", "read_only", "metadata", "tags", "hidden"}) {
             if (const json::value* v = body.if_contains(field); v != nullptr && !v->is_null()) {
                 block[field] = *v;
@@ -939,10 +951,7 @@ io::Task<Status> AgentService::delete_block(std::string block_id, std::string id
     KELPIE_CO_TRY(check_id(block_id, "block", "block"));
     Impl::Change erase = [block_id](store::Transaction& t) -> io::Task<Result<json::value>> {
         const std::string key = records::block_key(block_id);
-        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(key));
-        if (!stored.has_value()) {
-            co_return not_found(fmt::format("Block {} not found", block_id));
-        }
+        KELPIE_CO_TRY(co_await read_existing(t, key, "block", fmt::format("Block {} not found", block_id)));
         KELPIE_CO_TRY(t.clear(key));
         co_return json::value(nullptr);
     };
@@ -988,12 +997,24 @@ io::Task<Result<json::array>> AgentService::list_tools(Query query) {
     co_return page(std::move(tools), q, 50);
 }
 
+namespace {
+
+// The built-in tool with this id (built-in ids are derived from their names), or null.
+const loop::BuiltinTool* builtin_tool(std::string_view tool_id) {
+    for (const auto& [name, tool] : loop::builtin_tools()) {
+        if (records::stable_id("tool", name) == tool_id) {
+            return &tool;
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
 io::Task<Result<json::object>> AgentService::retrieve_tool(std::string tool_id) {
     KELPIE_CO_TRY(check_id(tool_id, "tool", "tool"));
-    for (const auto& [n, tool] : loop::builtin_tools()) {
-        if (records::stable_id("tool", n) == tool_id) {
-            co_return loop::tool_json(tool);
-        }
+    if (const loop::BuiltinTool* tool = builtin_tool(tool_id)) {
+        co_return loop::tool_json(*tool);
     }
     KELPIE_CO_TRY_ASSIGN(std::optional<json::object> t, co_await impl_->read(records::tool_key(tool_id), "tool"));
     if (!t.has_value()) {
@@ -1030,10 +1051,8 @@ Status derive_tool(json::object& tool, const json::object& body) {
 // A built-in tool's id: checked (invalid_argument) before a change is tried. Ids are checked too.
 Status refuse_builtin_tool(const std::string& tool_id, std::string_view change) {
     KELPIE_TRY(check_id(tool_id, "tool", "tool"));
-    for (const auto& [name, tool] : loop::builtin_tools()) {
-        if (records::stable_id("tool", name) == tool_id) {
-            return invalid(fmt::format("'{}' is a built-in tool and cannot be {}", name, change));
-        }
+    if (const loop::BuiltinTool* tool = builtin_tool(tool_id)) {
+        return invalid(fmt::format("'{}' is a built-in tool and cannot be {}", tool->name, change));
     }
     return {};
 }
@@ -1118,11 +1137,8 @@ io::Task<Result<json::object>> AgentService::update_tool(std::string tool_id, js
     const std::string now = impl_->now();
     Impl::Change edit = [tool_id, body, now](store::Transaction& t) -> io::Task<Result<json::value>> {
         const std::string tool_key = records::tool_key(tool_id);
-        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(tool_key));
-        if (!stored.has_value()) {
-            co_return not_found(fmt::format("Tool {} not found", tool_id));
-        }
-        KELPIE_CO_TRY_ASSIGN(json::object tool, records::parse_record(stored->value, "tool"));
+        KELPIE_CO_TRY_ASSIGN(json::object tool,
+                             co_await read_existing(t, tool_key, "tool", fmt::format("Tool {} not found", tool_id)));
         const std::string old_name = str(tool, "name");
         if (!str(body, "source_code").empty() || obj(body, "json_schema") != nullptr) {
             if (!str(body, "source_code").empty()) {
@@ -1159,11 +1175,8 @@ io::Task<Status> AgentService::delete_tool(std::string tool_id, std::string idem
     KELPIE_CO_TRY(refuse_builtin_tool(tool_id, "deleted"));
     Impl::Change erase = [tool_id](store::Transaction& t) -> io::Task<Result<json::value>> {
         const std::string tool_key = records::tool_key(tool_id);
-        KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> stored, co_await t.get(tool_key));
-        if (!stored.has_value()) {
-            co_return not_found(fmt::format("Tool {} not found", tool_id));
-        }
-        KELPIE_CO_TRY_ASSIGN(json::object tool, records::parse_record(stored->value, "tool"));
+        KELPIE_CO_TRY_ASSIGN(json::object tool,
+                             co_await read_existing(t, tool_key, "tool", fmt::format("Tool {} not found", tool_id)));
         KELPIE_CO_TRY(t.clear(tool_key));
         KELPIE_CO_TRY(t.clear(records::tool_name_key(str(tool, "name"))));
         co_return json::value(nullptr);

@@ -236,8 +236,7 @@ void AgentActor::trim_history() {
         // The prompt loses what it holds of the dropped messages, from its front.
         size_t shown = 0;
         for (size_t i = 1; i <= dropped; i++) {
-            const PromptForm& form = prompt_forms_[i];
-            shown += (!form.system && form.model.has_value() && form.conversation_id == prompt_conversation_) ? 1 : 0;
+            shown += prompt_forms_[i].in_prompt(prompt_conversation_) ? 1 : 0;
         }
         if (prompt_.use_count() > 1) {
             prompt_ = std::make_shared<std::vector<llm::ChatMessage>>(*prompt_);
@@ -361,13 +360,12 @@ std::vector<const json::object*> AgentActor::conversation_history(
 // The stored system message (the first in context) holds the prompt as last compiled.
 Status AgentActor::refresh_system_message(actor::Context& context,
                                           const std::string& conversation_id) {
-    return refresh_system_message(context, conversation_id, conversation_history(conversation_id).size());
-}
-
-Status AgentActor::refresh_system_message(actor::Context& context, const std::string& conversation_id,
-                                          size_t messages_in_context) {
-    if (history_.empty() || records::view(history_.front(), "role") != "system") {
+    if (history_.empty() || !prompt_forms_.front().system) {
         return {};
+    }
+    size_t messages_in_context = 0;
+    for (const PromptForm& form : prompt_forms_) {
+        messages_in_context += !form.system && form.conversation_id == conversation_id ? 1 : 0;
     }
     json::object& system = history_.front();
     system["content"] = compile_system_prompt(str(agent_, "system"), memory_, str(agent_, "id"),
@@ -620,18 +618,25 @@ io::Task<Result<std::string>> AgentActor::create(actor::Context& context, json::
 
 namespace {
 
-// What the model sees of one stored message; nullopt for what it does not see (the system
-// message, approval bookkeeping, an approval request still waiting for its returns).
-std::optional<llm::ChatMessage> model_message(const json::object& m) {
+// Whether the model sees a stored message: not the system message (it is the prompt), not
+// approval bookkeeping (its results are tool messages), not an approval request still waiting
+// for its returns (a call is never sent without them; only the last message can be waiting).
+bool shown_to_model(const json::object& m) {
+    const std::string_view role = records::view(m, "role");
+    if (role == "assistant") {
+        return !(flag(m, "approval_request") && flag(m, "unanswered"));
+    }
+    return role == "user" || role == "tool";
+}
+
+// What the model sees of one stored message. REQUIRES: shown_to_model(m).
+llm::ChatMessage model_message(const json::object& m) {
     const std::string_view role = records::view(m, "role");
     llm::ChatMessage c;
     if (role == "user") {
         c.role = llm::Role::user;
         c.content = records::content_text(m.at("content"));
     } else if (role == "assistant") {
-        if (flag(m, "approval_request") && flag(m, "unanswered")) {
-            return std::nullopt;  // never sent without its returns (only the last can be unanswered)
-        }
         c.role = llm::Role::assistant;
         c.content = str(m, "content");
         if (const json::array* calls = arr(m, "tool_calls")) {
@@ -650,8 +655,6 @@ std::optional<llm::ChatMessage> model_message(const json::object& m) {
         c.tool_call_id = str(m, "tool_call_id");
         c.tool_name = str(m, "tool_name");
         c.content = str(m, "packaged");
-    } else {
-        return std::nullopt;  // approval responses are bookkeeping; their results are tool messages
     }
     return c;
 }
@@ -681,7 +684,7 @@ void AgentActor::history_push(json::object message) {
     PromptForm form;
     form.system = records::view(message, "role") == "system";
     form.conversation_id = std::string(records::view(message, "conversation_id"));
-    form.model = model_message(message);
+    form.shown = shown_to_model(message);
     history_.push_back(std::move(message));
     prompt_forms_.push_back(std::move(form));
 }
@@ -703,9 +706,8 @@ llm::ChatMessages AgentActor::prompt_messages(const std::string& conversation_id
         prompt_ = std::make_shared<std::vector<llm::ChatMessage>>(*prompt_);  // still in a request
     }
     for (; prompt_upto_ < history_.size(); prompt_upto_++) {
-        const PromptForm& form = prompt_forms_[prompt_upto_];
-        if (!form.system && form.model.has_value() && form.conversation_id == conversation_id) {
-            prompt_->push_back(*form.model);
+        if (prompt_forms_[prompt_upto_].in_prompt(conversation_id)) {
+            prompt_->push_back(model_message(history_[prompt_upto_]));
         }
     }
     return prompt_;
@@ -912,7 +914,7 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
                 for (size_t i = history_.size(); i-- > 0;) {
                     if (str(history_[i], "id") == str(*pending_approval_, "message_id")) {
                         history_[i].erase("unanswered");
-                        prompt_forms_[i].model = model_message(history_[i]);
+                        prompt_forms_[i].shown = shown_to_model(history_[i]);
                         if (i < prompt_upto_) {
                             prompt_.reset();  // it left the request out: build the view again
                         }

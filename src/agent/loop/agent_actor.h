@@ -76,8 +76,6 @@ private:
     Status persist_blocks(actor::Context& context, const std::vector<std::string>& labels);
     Status write_block(actor::Context& context, const json::object& block);
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id);
-    Status refresh_system_message(actor::Context& context, const std::string& conversation_id,
-                                  size_t messages_in_context);
     std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
     // The model's view of one conversation's history.
     llm::ChatMessages prompt_messages(const std::string& conversation_id);
@@ -99,12 +97,15 @@ private:
     std::map<std::string, std::string> block_records_;
     bool history_loaded_ = false;
     std::vector<json::object> history_;  // stored messages from context_start_, oldest first
-    // Beside each message of history_ (same index): what a prompt needs of it, derived once when
+    // Beside each message of history_ (same index): what a step asks of it, derived once when
     // the message enters the history, so that a step does not re-read every message's JSON.
     struct PromptForm {
         bool system = false;
+        bool shown = false;  // the model sees it (model_message)
         std::string conversation_id;
-        std::optional<llm::ChatMessage> model;  // nullopt: the model does not see it
+        bool in_prompt(const std::string& conversation) const {
+            return shown && conversation_id == conversation;
+        }
     };
     std::vector<PromptForm> prompt_forms_;
     // The model's view of one conversation (prompt_messages), kept between steps and turns and
