@@ -13,6 +13,7 @@ struct Figures {
     double per_second = 0;
     double p50_us = 0;
     double p99_us = 0;
+    double max_us = 0;
     size_t count = 0;
 };
 
@@ -29,6 +30,7 @@ inline Figures summarize(const std::vector<std::vector<double>>& per_worker_us, 
         std::sort(all.begin(), all.end());
         f.p50_us = all[all.size() / 2];
         f.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+        f.max_us = all.back();
     }
     return f;
 }

@@ -105,7 +105,8 @@ public:
     // again on a fresh activation, which reads the record anew. Same key rules as put().
     virtual Status expect(std::string key, std::optional<std::string> value) = 0;
     // Commits the state and staged writes now (fenced), so that later steps of a long turn start
-    // from them. The end of the turn commits again if anything changed since.
+    // from them. The end of the turn commits again if anything changed since. A failed commit
+    // discards what was staged before it: the turn should fail with its error (it is rolled back).
     virtual io::Task<Status> commit() = 0;
     // Deactivate after this turn (its state is committed first).
     virtual void deactivate_after_turn() = 0;

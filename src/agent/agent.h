@@ -23,6 +23,7 @@
 // limit), failed_precondition (waiting for approval, busy), and the store's / runtime's.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,6 +109,15 @@ struct AgentBugs {
     bool block_write_unchecked = false;
 };
 
+// Where one step's time went, apart from the model call.
+struct StepTimes {
+    Duration prepare;  // from the step's start to the model call (the prompt, the tool schemas)
+    Duration finish;   // from the model's answer to the commit (tools run, messages staged)
+    Duration commit;   // the step's durable commit
+    Duration tools;    // of `finish`, the server tools' own work (a search, a block edit)
+    Duration total() const { return prepare + finish + commit; }
+};
+
 struct ServiceOptions {
     // Used for `letta/auto`, an unknown provider, or no model at all.
     std::string default_model = "openai/gpt-4o-mini";
@@ -115,6 +125,9 @@ struct ServiceOptions {
     // One model call may take this long (then it fails with llm_timeout).
     Duration llm_timeout = llm::llm_request_timeout_default;
     AgentBugs bugs;
+    // Told, after each step that ends inside the loop (one followed by another step), the time
+    // the runtime spent on it apart from the model call (executor time). For benchmarks.
+    std::function<void(const StepTimes&)> on_step_timed;
 };
 
 // How a send answers: either the LettaResponse (non-streaming), or for a stream the final

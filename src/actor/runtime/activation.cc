@@ -481,25 +481,42 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
     registry::Registry* reg = &runtime_.registry_;
     const ActorId id = id_;
     const registry::Claim claim = claim_;
-    const std::string record =
-        records::encode_state(records::StateRecord{claim_.fencing_token, state});
-    const std::map<std::string, std::optional<ReminderRecord>> reminder_changes = reminders_;
-    const std::map<std::string, std::optional<std::string>> writes = writes_;
-    const std::map<std::string, std::optional<std::string>> expects = expects_;
+    // What the transaction writes, made once and shared by every attempt and capture (a step's
+    // records are KBs; each copy showed in the step's time). The turn's staged changes move in:
+    // a failed commit fails the turn, which discards them anyway.
+    struct Staged {
+        std::string record;
+        std::map<std::string, std::optional<ReminderRecord>> reminder_changes;
+        std::map<std::string, std::optional<std::string>> writes;
+        std::map<std::string, std::optional<std::string>> expects;
+        std::string key;
+        Invocation call;
+        Result<std::string> outcome = std::string();
+    };
+    auto staged = std::make_shared<Staged>();
+    staged->record = records::encode_state(records::StateRecord{claim_.fencing_token, state});
+    staged->reminder_changes = std::move(reminders_);
+    staged->writes = std::move(writes_);
+    staged->expects = std::move(expects_);
+    reminders_.clear();
+    writes_.clear();
+    expects_.clear();
+    if (complete) {
+        staged->key = e->idempotency_key;
+        staged->call = e->call;
+        staged->outcome = std::move(*completion);
+    }
+    std::shared_ptr<const Staged> c = std::move(staged);
     // Set when an expectation fails: not a conflict to retry here (the turn's copy is stale), but
     // reported as one, so that the turn runs again.
     auto stale = std::make_shared<std::string>();
     const int64_t now_ms = runtime_.executor_.wall_now().unix_ms();
     const int64_t expires_ms = now_ms + runtime_.options_.journal_retention.to_ms();
-    const std::string key = complete ? e->idempotency_key : std::string();
-    const Invocation call = complete ? e->call : Invocation{};
-    const Result<std::string> outcome =
-        complete ? *completion : Result<std::string>(std::string());
 
     store::TransactionBody<store::Revision> commit_body =
         [=](store::Transaction& t) -> io::Task<Result<store::Revision>> {
             KELPIE_CO_TRY(co_await reg->check_fence(t, id, claim));
-            for (const auto& [expect_key, expected] : expects) {
+            for (const auto& [expect_key, expected] : c->expects) {
                 KELPIE_CO_TRY_ASSIGN(std::optional<store::KeyValue> current, co_await t.get(expect_key));
                 const bool holds = current.has_value() ? (expected.has_value() && current->value == *expected)
                                                        : !expected.has_value();
@@ -509,28 +526,28 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
                 }
             }
             if (state_changed) {
-                KELPIE_CO_TRY(t.set(records::state_key(id), record));
+                KELPIE_CO_TRY(t.set(records::state_key(id), c->record));
             }
-            for (const auto& change : reminder_changes) {
+            for (const auto& change : c->reminder_changes) {
                 KELPIE_CO_TRY(co_await write_reminder(t, id, change.first, change.second));
             }
-            for (const auto& [write_key, value] : writes) {
+            for (const auto& [write_key, value] : c->writes) {
                 if (value.has_value()) {
                     KELPIE_CO_TRY(t.set(write_key, *value));
                 } else {
                     KELPIE_CO_TRY(t.clear(write_key));
                 }
             }
-            if (fired.has_value() && !reminder_changes.contains(fired->name)) {
+            if (fired.has_value() && !c->reminder_changes.contains(fired->name)) {
                 KELPIE_CO_TRY(co_await settle_fired_reminder(t, id, *fired, now_ms));
             }
             if (complete && !split) {
-                KELPIE_CO_TRY(write_completion(t, id, key, call, outcome, expires_ms));
+                KELPIE_CO_TRY(write_completion(t, id, c->key, c->call, c->outcome, expires_ms));
             }
             co_return co_await t.commit();
         };
     Result<store::Revision> written =
-        co_await store::run_transaction(runtime_.executor_, runtime_.store_, commit_body);
+        co_await store::run_transaction(runtime_.executor_, runtime_.store_, std::move(commit_body));
     if (!stale->empty()) {
         runtime_.counters_.stale_commits++;
         co_return Error(ErrorCode::conflict,
@@ -541,14 +558,11 @@ io::Task<Status> Activation::commit_turn(std::shared_ptr<Envelope> e,
         co_return std::move(written).error();
     }
     committed_ = std::move(state);
-    reminders_.clear();
-    writes_.clear();
-    expects_.clear();
     if (split) {
         store::TransactionBody<store::Revision> completion_body =
             [=](store::Transaction& t) -> io::Task<Result<store::Revision>> {
                 KELPIE_CO_TRY(co_await reg->check_fence(t, id, claim));
-                KELPIE_CO_TRY(write_completion(t, id, key, call, outcome, expires_ms));
+                KELPIE_CO_TRY(write_completion(t, id, c->key, c->call, c->outcome, expires_ms));
                 co_return co_await t.commit();
             };
         Result<store::Revision> second =

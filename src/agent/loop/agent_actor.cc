@@ -315,6 +315,9 @@ void AgentActor::publish(const std::string& run_id, const json::object& message)
 }
 
 void AgentActor::publish_rendered(const std::string& run_id, const json::object& stored) {
+    if (!shared_->streams.contains(run_id)) {
+        return;  // nobody streams this run: no need to render
+    }
     for (const json::value& m : records::render_message(stored, is_memgpt(agent_))) {
         publish(run_id, m.as_object());
     }
@@ -345,14 +348,17 @@ Status AgentActor::write_block(actor::Context& context, const json::object& bloc
     return context.put(key, std::move(record));
 }
 
-std::vector<const json::object*> AgentActor::conversation_history(
+std::vector<ToolEnv::Message> AgentActor::conversation_history(
     const std::string& conversation_id) const {
     KELPIE_ASSERT(prompt_forms_.size() == history_.size());
-    std::vector<const json::object*> out;
-    for (size_t i = 0; i < history_.size(); i++) {
-        if (!prompt_forms_[i].system && prompt_forms_[i].conversation_id == conversation_id) {
-            out.push_back(&history_[i]);
+    std::vector<ToolEnv::Message> out;
+    out.reserve(history_.size());
+    auto message = history_.begin();
+    for (const PromptForm& form : prompt_forms_) {
+        if (!form.system && form.conversation_id == conversation_id) {
+            out.push_back(ToolEnv::Message{form.role, &*message});
         }
+        ++message;
     }
     return out;
 }
@@ -363,6 +369,15 @@ Status AgentActor::refresh_system_message(actor::Context& context,
     if (history_.empty() || !prompt_forms_.front().system) {
         return {};
     }
+    // Recompiled when what it shows of the memory changes (blocks, the template, the
+    // conversation), as Letta does: its time and message count are as of that recompile. An
+    // unchanged system message keeps the prompt's prefix the same from step to step, which the
+    // providers' prompt caches need, and keeps a few KB out of every step's commit.
+    std::string basis = compile_system_prompt(str(agent_, "system"), memory_, str(agent_, "id"),
+                                              conversation_id, 0, "");
+    if (basis == system_basis_) {
+        return {};
+    }
     size_t messages_in_context = 0;
     for (const PromptForm& form : prompt_forms_) {
         messages_in_context += !form.system && form.conversation_id == conversation_id ? 1 : 0;
@@ -371,7 +386,9 @@ Status AgentActor::refresh_system_message(actor::Context& context,
     system["content"] = compile_system_prompt(str(agent_, "system"), memory_, str(agent_, "id"),
                                               conversation_id, messages_in_context,
                                               records::iso_time(shared_->executor.wall_now()));
-    return stage(context, system);
+    KELPIE_TRY(stage(context, system));
+    system_basis_ = std::move(basis);
+    return {};
 }
 
 Status AgentActor::write_run(actor::Context& context, const json::object& run) {
@@ -682,7 +699,13 @@ std::string truncate_result(std::string text, size_t chars_max) {
 
 void AgentActor::history_push(json::object message) {
     PromptForm form;
-    form.system = records::view(message, "role") == "system";
+    const std::string_view role = records::view(message, "role");
+    for (std::string_view known : {"system", "user", "assistant", "tool", "approval"}) {
+        if (role == known) {
+            form.role = known;  // the literal's storage, which outlives the message
+        }
+    }
+    form.system = role == "system";
     form.conversation_id = std::string(records::view(message, "conversation_id"));
     form.shown = shown_to_model(message);
     history_.push_back(std::move(message));
@@ -691,6 +714,7 @@ void AgentActor::history_push(json::object message) {
 
 void AgentActor::history_clear() {
     history_.clear();
+    system_basis_.clear();
     prompt_forms_.clear();
     prompt_.reset();
     prompt_upto_ = 0;
@@ -795,6 +819,7 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
         return t;
     };
     // Runs a server-side tool; returns (ok, result) and records block edits.
+    Duration tool_work;  // the tools' own time in this step (StepTimes)
     auto run_tool = [&](const std::string& name, const std::string& arguments) {
         auto it = builtin_tools().find(name);
         if (it == builtin_tools().end()) {
@@ -813,11 +838,12 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
             return std::pair<bool, std::string>(
                 false, fmt::format("Invalid JSON arguments for tool '{}': {}", name, arguments));
         }
-        const std::vector<const json::object*> history = conversation_history(conversation);
         ToolEnv env;
         env.memory = &memory_;
-        env.history = &history;
+        env.history = [this, &conversation] { return conversation_history(conversation); };
+        const Instant started = shared_->executor.now();
         Result<std::string> result = it->second.run(args.as_object(), env);
+        tool_work = tool_work + (shared_->executor.now() - started);
         (void)persist_blocks(context, env.changed);
         if (!result.ok()) {
             return std::pair<bool, std::string>(false, result.error().message);
@@ -952,6 +978,8 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
     std::string stop = "end_turn";
     json::object error_detail;
     for (int64_t step = static_cast<int64_t>(arr(*progress, "steps")->size());; step++) {
+        const Instant step_start = shared_->executor.now();
+        tool_work = Duration::zero();
         if (shared_->cancel_requested.contains(run_id)) {
             stop = "cancelled";
             break;
@@ -1076,7 +1104,9 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
             };
         }
         shared_->counters.llm_calls++;
+        const Duration before_call = shared_->executor.now() - step_start;
         Result<llm::ChatResponse> answer = co_await provider->complete(std::move(chat), sink);
+        const Instant answered = shared_->executor.now();
         if (!answer.ok()) {
             stop = "llm_api_error";
             error_detail["error_type"] = llm::error_type_name(llm::error_type(answer.error()));
@@ -1199,7 +1229,14 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
         }
         // The step is complete: make it durable before the next model call.
         KELPIE_CO_TRY(write_run(context, *progress));
+        const Instant committing = shared_->executor.now();
         KELPIE_CO_TRY(co_await context.commit());
+        if (shared_->options.on_step_timed) {
+            shared_->options.on_step_timed(StepTimes{.prepare = before_call,
+                                                     .finish = committing - answered,
+                                                     .commit = shared_->executor.now() - committing,
+                                                     .tools = tool_work});
+        }
     }
 
     // The run ends.

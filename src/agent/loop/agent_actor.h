@@ -13,6 +13,7 @@
 // "runs": runs in progress, "deleted"}. Messages, blocks, runs and indexes are records beside it
 // (model/records.h), written with Context::put so each commit carries them with the state.
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -76,7 +77,7 @@ private:
     Status persist_blocks(actor::Context& context, const std::vector<std::string>& labels);
     Status write_block(actor::Context& context, const json::object& block);
     Status refresh_system_message(actor::Context& context, const std::string& conversation_id);
-    std::vector<const json::object*> conversation_history(const std::string& conversation_id) const;
+    std::vector<ToolEnv::Message> conversation_history(const std::string& conversation_id) const;
     // The model's view of one conversation's history.
     llm::ChatMessages prompt_messages(const std::string& conversation_id);
     Status write_run(actor::Context& context, const json::object& run);
@@ -96,10 +97,12 @@ private:
     // meanwhile is never overwritten — the turn runs again instead.
     std::map<std::string, std::string> block_records_;
     bool history_loaded_ = false;
-    std::vector<json::object> history_;  // stored messages from context_start_, oldest first
+    // Stored messages from context_start_, oldest first. A deque: trimming drops from the front.
+    std::deque<json::object> history_;
     // Beside each message of history_ (same index): what a step asks of it, derived once when
     // the message enters the history, so that a step does not re-read every message's JSON.
     struct PromptForm {
+        std::string_view role;  // one of the known roles (static storage), or empty
         bool system = false;
         bool shown = false;  // the model sees it (model_message)
         std::string conversation_id;
@@ -107,7 +110,10 @@ private:
             return shown && conversation_id == conversation;
         }
     };
-    std::vector<PromptForm> prompt_forms_;
+    std::deque<PromptForm> prompt_forms_;
+    // The system message's compile without its time and message count, as last written by this
+    // activation (empty: not written yet): refresh_system_message rewrites it only on a change.
+    std::string system_basis_;
     // The model's view of one conversation (prompt_messages), kept between steps and turns and
     // extended in place: history_[0, prompt_upto_) is reflected in it. Shared with the request
     // in flight; extended only when no request holds it any more (else copied first).

@@ -1,5 +1,8 @@
 #include "agent/loop/tools.h"
 
+#include <algorithm>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include "agent/agent.h"
@@ -165,17 +168,18 @@ Result<std::string> send_message(const json::object& args, ToolEnv&) {
     return std::string("Sent message successfully.");
 }
 
-std::string lower(std::string s) {
-    for (char& c : s) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return s;
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Whether `text` contains `query`, ignoring ASCII case, without copying the text.
+// REQUIRES: query is lower case.
+bool contains_folded(std::string_view text, std::string_view query) {
+    return std::search(text.begin(), text.end(), query.begin(), query.end(),
+                       [](char a, char b) { return ascii_lower(a) == b; }) != text.end();
 }
 
 Result<std::string> conversation_search(const json::object& args, ToolEnv& env) {
-    const std::string query = lower(str(args, "query"));
+    std::string query = str(args, "query");
+    std::transform(query.begin(), query.end(), query.begin(), ascii_lower);
     const int64_t limit = std::clamp<int64_t>(num(args, "limit", 10), 1, 100);
     std::vector<std::string> roles;
     if (const json::array* r = records::arr(args, "roles")) {
@@ -186,20 +190,28 @@ Result<std::string> conversation_search(const json::object& args, ToolEnv& env) 
         }
     }
     json::array results;
-    if (env.history != nullptr) {
+    if (env.history) {
+        const std::vector<ToolEnv::Message> history = env.history();
         // Newest first, as a search for "what was said about X" wants.
-        for (auto it = env.history->rbegin(); it != env.history->rend(); ++it) {
-            const json::object& m = **it;
-            const std::string role = str(m, "role");
+        for (auto it = history.rbegin(); it != history.rend(); ++it) {
+            const std::string_view role = it->role;
             if (role != "user" && role != "assistant" && role != "tool") {
                 continue;
             }
             if (!roles.empty() && std::find(roles.begin(), roles.end(), role) == roles.end()) {
                 continue;
             }
-            const std::string text = role == "user" ? records::content_text(m.at("content"))
-                                                    : str(m, role == "tool" ? "tool_return" : "content");
-            if (text.empty() || (!query.empty() && lower(text).find(query) == std::string::npos)) {
+            const json::object& m = *it->stored;
+            // A user message's content may be parts (joined then); the others are plain strings.
+            std::string joined;
+            std::string_view text;
+            if (role == "user") {
+                joined = records::content_text(m.at("content"));
+                text = joined;
+            } else {
+                text = records::view(m, role == "tool" ? "tool_return" : "content");
+            }
+            if (text.empty() || (!query.empty() && !contains_folded(text, query))) {
                 continue;
             }
             json::object hit;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -28,8 +29,14 @@ struct ToolEnv {
     Memory* memory = nullptr;
     // Labels of blocks the tool changed (the caller persists them and recompiles the prompt).
     std::vector<std::string> changed;
-    // conversation_search: the stored messages of this conversation, oldest first.
-    const std::vector<const json::object*>* history = nullptr;
+    // conversation_search: the stored messages of this conversation, oldest first (made on
+    // demand: most tools never look), each with its role so that a search by role need not read
+    // the message.
+    struct Message {
+        std::string_view role;
+        const json::object* stored = nullptr;
+    };
+    std::function<std::vector<Message>()> history;
 };
 
 struct BuiltinTool {

@@ -169,6 +169,9 @@ io::Task<Result<std::unique_ptr<Store>>> open_rocksdb_store(io::Executor& execut
         rocksdb::Options db_options;
         db_options.create_if_missing = true;
         db_options.paranoid_checks = true;
+        // Flushes and compactions write their files out as they go (1 MiB at a time) rather than
+        // all at their end, so a commit's WAL sync does not queue behind a large writeback.
+        db_options.bytes_per_sync = 1 << 20;
         rocksdb::DB* db = nullptr;
         const rocksdb::Status s = rocksdb::DB::Open(db_options, path, &db);
         if (!s.ok()) {

@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/loop/tools.h"
 #include "agent/model/records.h"
 #include "io/combinators.h"
 #include "llm/sim_llm.h"
@@ -139,6 +140,67 @@ TEST_F(AgentTest, LifecycleWithBlocksAndTools) {
     ASSERT_TRUE(cluster.run(0, svc().delete_agent(id)).ok());
     EXPECT_EQ(cluster.run(0, svc().retrieve_agent(id)).code(), ErrorCode::not_found);
     EXPECT_EQ(cluster.run(0, svc().list_agents(by_name))->size(), 0u);
+}
+
+// conversation_search: case-insensitive (ASCII), newest first, filtered by role, limited; user
+// content given as parts is searched as its joined text.
+TEST(AgentTools, ConversationSearchFindsNewestFirstIgnoringCase) {
+    const std::vector<json::object> stored = {
+        parse(R"({"role":"system","content":"Tea everywhere","date":"d0"})").as_object(),
+        parse(R"({"role":"user","content":[{"type":"text","text":"I like TEA"}],"date":"d1"})").as_object(),
+        parse(R"({"role":"assistant","content":"Noted: tea.","date":"d2"})").as_object(),
+        parse(R"({"role":"tool","tool_return":"teapot found","date":"d3"})").as_object(),
+        parse(R"({"role":"user","content":"coffee","date":"d4"})").as_object(),
+    };
+    std::vector<loop::ToolEnv::Message> history;
+    for (const json::object& m : stored) {
+        history.push_back(loop::ToolEnv::Message{m.at("role").as_string(), &m});
+    }
+    loop::ToolEnv env;
+    env.history = [&history] { return history; };
+    const loop::BuiltinTool& search = loop::builtin_tools().at("conversation_search");
+    auto run = [&](std::string_view args) {
+        Result<std::string> r = search.run(parse(args).as_object(), env);
+        EXPECT_TRUE(r.ok());
+        return r.ok() ? *r : std::string();
+    };
+    const std::string all = run(R"({"query":"tEa"})");
+    ASSERT_EQ(all.rfind("Found 3 results: ", 0), 0u) << all;
+    const json::array hits = parse(all.substr(std::string("Found 3 results: ").size())).as_array();
+    EXPECT_EQ(s(hits[0], "timestamp"), "d3");  // newest first; the system message is not searched
+    EXPECT_EQ(s(hits[1], "content"), "Noted: tea.");
+    EXPECT_EQ(s(hits[2], "content"), "I like TEA");
+    EXPECT_EQ(s(hits[2], "role"), "user");
+    EXPECT_EQ(run(R"({"query":"tea","roles":["user"],"limit":5})").rfind("Found 1 results: ", 0), 0u);
+    EXPECT_EQ(run(R"({"query":"tea","limit":1})").rfind("Found 1 results: ", 0), 0u);
+    EXPECT_EQ(run(R"({"query":"milk"})"), "No results found.");
+}
+
+// The system message is recompiled when what it shows of the memory changes (as Letta does), not
+// at every step: an unchanged prompt prefix is what the providers' prompt caches need.
+TEST_F(AgentTest, SystemMessageIsRecompiledOnlyWhenTheMemoryChanges) {
+    const std::string id = s(create(R"({"memory_blocks":[{"label":"human","value":"Name: Bob"}]})"), "id");
+    auto later = [](io::Executor* e) -> io::Task<void> { co_await e->sleep_for(Duration::s(2)); };
+    ASSERT_TRUE(send(id, R"({"input":"hi"})").ok());
+    const std::string first = model().requests().back().system;
+    EXPECT_NE(first.find("Name: Bob"), std::string::npos);
+    cluster.run(0, later(cluster.node(0).executor));
+    ASSERT_TRUE(send(id, R"({"input":"again"})").ok());
+    EXPECT_EQ(model().requests().back().system, first);  // same memory: not rewritten
+
+    // A memory tool's edit shows in the very next step's prompt.
+    const size_t before = model().requests().size();
+    ASSERT_TRUE(send(id, R"({"input":"CALL memory_insert {\"label\":\"human\",\"new_string\":\"Likes tea\",\"insert_line\":-1}"})").ok());
+    ASSERT_EQ(model().requests().size(), before + 2);
+    EXPECT_EQ(model().requests()[before].system, first);
+    const std::string edited = model().requests()[before + 1].system;
+    EXPECT_NE(edited.find("Likes tea"), std::string::npos);
+    EXPECT_NE(s(history(id).front(), "content"), first);  // the stored system message too
+
+    // So does an edit through the API.
+    ASSERT_TRUE(cluster.run(0, svc().update_agent_block(id, "human", parse(R"({"value":"Name: Robert"})"))).ok());
+    ASSERT_TRUE(send(id, R"({"input":"once more"})").ok());
+    EXPECT_NE(model().requests().back().system.find("Name: Robert"), std::string::npos);
 }
 
 TEST_F(AgentTest, PlainMessageEndsTheTurnWithTheModelsText) {
