@@ -106,7 +106,42 @@ EtcdClient::EtcdClient(io::Executor& executor, io::BlockingPool& pool, EtcdStore
 
 EtcdClient::~EtcdClient() { KELPIE_ASSERT(in_flight_.empty()); }
 
-io::Task<grpc::Status> EtcdClient::call_once(EtcdCall call, Duration timeout) {
+namespace {
+
+// Resumes the awaiting coroutine on the executor when gRPC completes a unary call.
+struct UnaryAwaiter {
+    io::Executor* executor;
+    const EtcdUnaryCall* call;
+    grpc::ClientContext* context;
+    grpc::Status status;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) {
+        executor->external_work_started();
+        (*call)(*context, [this, h](grpc::Status s) {  // on a gRPC thread
+            status = std::move(s);
+            executor->post(h);
+        });
+    }
+    grpc::Status await_resume() {
+        executor->external_work_finished();
+        return std::move(status);
+    }
+};
+
+}  // namespace
+
+io::Task<grpc::Status> EtcdClient::perform(grpc::ClientContext* context, EtcdCall call) {
+    co_return co_await io::run_blocking(executor_, pool_, [&call, context] { return call(*context); });
+}
+
+io::Task<grpc::Status> EtcdClient::perform(grpc::ClientContext* context, EtcdUnaryCall call) {
+    UnaryAwaiter awaiter{&executor_, &call, context, grpc::Status()};  // named: ADR 0001, bug 3
+    co_return co_await awaiter;
+}
+
+template <typename Call>
+io::Task<grpc::Status> EtcdClient::once(Call call, Duration timeout) {
     if (closed_) {
         co_return grpc::Status(grpc::StatusCode::CANCELLED, "store is closed");
     }
@@ -116,8 +151,7 @@ io::Task<grpc::Status> EtcdClient::call_once(EtcdCall call, Duration timeout) {
         gpr_time_from_micros(std::max<int64_t>(timeout.to_us(), 0), GPR_TIMESPAN));
     context.AddMetadata(require_leader_key, require_leader_value);
     in_flight_.insert(&context);
-    grpc::Status status =
-        co_await io::run_blocking(executor_, pool_, [&call, &context] { return call(context); });
+    grpc::Status status = co_await perform(&context, std::move(call));
     call_finished(&context);
     co_return status;
 }
@@ -129,11 +163,12 @@ void EtcdClient::call_finished(grpc::ClientContext* context) {
     }
 }
 
-io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdCall call) {
+template <typename Call>
+io::Task<grpc::Status> EtcdClient::with_retry(Call call) {
     const Instant deadline = executor_.now() + options_.call_timeout;
     Duration backoff = etcd_retry_backoff_initial;
     for (;;) {
-        grpc::Status status = co_await call_once(call, deadline - executor_.now());
+        grpc::Status status = co_await once(call, deadline - executor_.now());
         if (status.ok() || !is_retryable(status) || closed_ ||
             deadline - executor_.now() <= backoff) {
             co_return status;
@@ -141,6 +176,22 @@ io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdCall call) {
         co_await executor_.sleep_for(backoff);
         backoff = std::min(backoff * 2, etcd_retry_backoff_max);
     }
+}
+
+io::Task<grpc::Status> EtcdClient::call_once(EtcdCall call, Duration timeout) {
+    return once(std::move(call), timeout);
+}
+
+io::Task<grpc::Status> EtcdClient::call_once(EtcdUnaryCall call, Duration timeout) {
+    return once(std::move(call), timeout);
+}
+
+io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdCall call) {
+    return with_retry(std::move(call));
+}
+
+io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdUnaryCall call) {
+    return with_retry(std::move(call));
 }
 
 Error EtcdClient::closed_error() const {
@@ -218,7 +269,7 @@ io::Task<void> EtcdClient::close() {
     }
     closed_ = true;
     for (grpc::ClientContext* context : in_flight_) {
-        context->TryCancel();  // thread-safe; the blocking call returns CANCELLED soon
+        context->TryCancel();  // thread-safe; the call completes with CANCELLED soon
     }
     if (!in_flight_.empty()) {
         struct Wait {

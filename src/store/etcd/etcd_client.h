@@ -3,10 +3,13 @@
 // Private to the etcd backend: the connection to one etcd cluster, and how gRPC outcomes become
 // store errors.
 //
-// Every gRPC call is a synchronous stub call made on the blocking pool, with a deadline, and is
-// registered while it runs so that close() can cancel it. All members are touched only on the
-// executor's thread, except the stubs, which the blocking calls use on pool threads (gRPC stubs
-// are thread-safe; they are released only after every call has returned).
+// Unary calls (reads, commits, lease grants and revokes) go through gRPC's callback API: gRPC
+// completes them on a thread of its own, which only posts the waiting coroutine back to the
+// executor, so any number can be in flight. Streaming calls (a lease keepalive, a watch) are
+// synchronous stub calls made on the blocking pool. Every call has a deadline and is registered
+// while it runs so that close() can cancel it. All members are touched only on the executor's
+// thread, except the stubs, which gRPC's and the pool's threads use (gRPC stubs are thread-safe;
+// they are released only after every call has returned).
 
 #include <coroutine>
 #include <functional>
@@ -34,6 +37,11 @@ inline constexpr Duration etcd_retry_backoff_max = Duration::ms(400);
 // One blocking gRPC call: performs it with `context` and returns its status. Runs on a pool
 // thread; whatever it captures by reference must live in the awaiting coroutine's frame.
 using EtcdCall = std::function<grpc::Status(grpc::ClientContext&)>;
+// One unary call through the callback API: starts it with `context` (stub->async()->Method(...))
+// and hands gRPC `done`, which gRPC runs once, on a thread of its own, when the call completes.
+// What it captures by reference (request, response) must live in the awaiting coroutine's frame.
+using EtcdUnaryCall =
+    std::function<void(grpc::ClientContext& context, std::function<void(grpc::Status)> done)>;
 
 class EtcdClient {
 public:
@@ -51,13 +59,15 @@ public:
     etcdserverpb::Lease::Stub* lease() { return lease_.get(); }
     etcdserverpb::Watch::Stub* watch() { return watch_.get(); }
 
-    // Runs `call` once on the pool with a deadline `timeout` from its start. After close() (or
-    // when close() cancels it) the status is CANCELLED; check closed() before mapping it.
+    // Runs `call` once with a deadline `timeout` from its start. After close() (or when close()
+    // cancels it) the status is CANCELLED; check closed() before mapping it.
     io::Task<grpc::Status> call_once(EtcdCall call, Duration timeout);
+    io::Task<grpc::Status> call_once(EtcdUnaryCall call, Duration timeout);
 
     // For idempotent calls only: runs `call`, retrying it with backoff while it fails with a
     // retryable status (is_retryable), for at most call_timeout in all.
     io::Task<grpc::Status> call_with_retry(EtcdCall call);
+    io::Task<grpc::Status> call_with_retry(EtcdUnaryCall call);
 
     // Errors, each naming `what` failed and the endpoints.
     // A failed read or lease call: UNAVAILABLE, DEADLINE_EXCEEDED, UNKNOWN and the like give
@@ -76,6 +86,13 @@ public:
     io::Task<void> close();
 
 private:
+    // Runs the call on `context`: a blocking one on the pool, a unary one through gRPC.
+    io::Task<grpc::Status> perform(grpc::ClientContext* context, EtcdCall call);
+    io::Task<grpc::Status> perform(grpc::ClientContext* context, EtcdUnaryCall call);
+    template <typename Call>
+    io::Task<grpc::Status> once(Call call, Duration timeout);
+    template <typename Call>
+    io::Task<grpc::Status> with_retry(Call call);
     void call_finished(grpc::ClientContext* context);
 
     // Constant after construction.

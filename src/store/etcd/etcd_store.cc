@@ -252,10 +252,11 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::range(etcdserverpb::Ran
                                                                std::string what) {
     etcdserverpb::RangeResponse response;
     etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
-    grpc::Status status = co_await client_.call_with_retry(
-        [kv, &request, &response](grpc::ClientContext& context) {
-            return kv->Range(&context, request, &response);
-        });
+    EtcdUnaryCall call =
+        [kv, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
+            kv->async()->Range(&context, &request, &response, std::move(done));
+        };
+    grpc::Status status = co_await client_.call_with_retry(std::move(call));
     if (!status.ok()) {
         co_return client_.read_error(what, status);
     }
@@ -265,10 +266,11 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::range(etcdserverpb::Ran
 io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::read_txn(etcdserverpb::TxnRequest request) {
     etcdserverpb::TxnResponse response;
     etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
-    grpc::Status status = co_await client_.call_with_retry(
-        [kv, &request, &response](grpc::ClientContext& context) {
-            return kv->Txn(&context, request, &response);
-        });
+    EtcdUnaryCall call =
+        [kv, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
+            kv->async()->Txn(&context, &request, &response, std::move(done));
+        };
+    grpc::Status status = co_await client_.call_with_retry(std::move(call));
     if (!status.ok()) {
         co_return client_.read_error("read of add_read_conflict keys", status);
     }
@@ -282,11 +284,11 @@ io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::commit_txn(
     }
     etcdserverpb::TxnResponse response;
     etcdserverpb::KV::Stub* kv = client_.kv();
-    grpc::Status status = co_await client_.call_once(
-        [kv, &request, &response](grpc::ClientContext& context) {
-            return kv->Txn(&context, request, &response);
-        },
-        client_.call_timeout());
+    EtcdUnaryCall call = [kv, &request, &response](grpc::ClientContext& context,
+                                                   std::function<void(grpc::Status)> done) {
+        kv->async()->Txn(&context, &request, &response, std::move(done));
+    };
+    grpc::Status status = co_await client_.call_once(std::move(call), client_.call_timeout());
     if (!status.ok()) {
         co_return client_.commit_error(status);
     }
@@ -322,10 +324,11 @@ io::Task<Result<LeaseId>> EtcdStore::grant_lease(Duration ttl) {
     request.set_ttl((ttl.to_ns() + Duration::s(1).to_ns() - 1) / Duration::s(1).to_ns());
     etcdserverpb::LeaseGrantResponse response;
     etcdserverpb::Lease::Stub* lease = client_.lease();
-    grpc::Status status = co_await client_.call_with_retry(
-        [lease, &request, &response](grpc::ClientContext& context) {
-            return lease->LeaseGrant(&context, request, &response);
-        });
+    EtcdUnaryCall call =
+        [lease, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
+            lease->async()->LeaseGrant(&context, &request, &response, std::move(done));
+        };
+    grpc::Status status = co_await client_.call_with_retry(std::move(call));
     if (!status.ok()) {
         co_return client_.read_error("lease grant", status);
     }
@@ -376,10 +379,11 @@ io::Task<Status> EtcdStore::revoke_lease(LeaseId lease) {
     request.set_id(lease.value);
     etcdserverpb::LeaseRevokeResponse response;
     etcdserverpb::Lease::Stub* stub = client_.lease();
-    grpc::Status status = co_await client_.call_with_retry(
-        [stub, &request, &response](grpc::ClientContext& context) {
-            return stub->LeaseRevoke(&context, request, &response);
-        });
+    EtcdUnaryCall call =
+        [stub, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
+            stub->async()->LeaseRevoke(&context, &request, &response, std::move(done));
+        };
+    grpc::Status status = co_await client_.call_with_retry(std::move(call));
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
         co_return Status();  // already gone (expired, or revoked by an earlier attempt)
     }
