@@ -62,6 +62,8 @@ inline constexpr size_t tool_return_chars_default = 50'000;  // longer tool resu
 inline constexpr size_t list_limit_max = 1000;               // items per page
 inline constexpr size_t rendered_agents_max = 1024;          // GET agent renderings kept per node
 inline constexpr size_t run_stream_events_max = 100'000;     // buffered events per streamed run
+inline constexpr size_t run_stream_recorded_bytes_max = 16 * 1024 * 1024;  // per background run
+inline constexpr size_t recorded_runs_max = 64;  // finished background runs kept per node
 // In-context history kept for the model: the oldest messages beyond this are left out of the
 // prompt (still stored and listable). Compaction by summary is not implemented yet.
 inline constexpr size_t context_messages_max = 2000;
@@ -85,20 +87,52 @@ private:
     std::vector<std::pair<std::string, std::string>> params_;
 };
 
-// The live event stream of one run (an SSE response). Events are serialised Letta JSON objects.
+// The live event stream of one run (an SSE response). Events are serialised Letta JSON objects,
+// each with the next `seq_id` (1, 2, ...). A background run's stream is also recorded on this
+// node (up to run_stream_recorded_bytes_max), so that a client that lost its connection can
+// follow it again from the last seq_id it saw (POST /v1/runs/{id}/stream), during the run and
+// for a while after it (recorded_runs_max per node).
 class RunStream {
 public:
-    RunStream(io::Executor& executor, bool tokens)
-        : events(executor, run_stream_events_max), tokens_(tokens) {}
-    // Closed by the service when the run's turn ends.
+    RunStream(io::Executor& executor, bool tokens, bool record = false)
+        : events(executor, run_stream_events_max), executor_(executor), tokens_(tokens),
+          record_(record) {}
+    // The original client's events. Closed by the service when the run's turn ends.
     io::Channel<std::string> events;
     bool tokens() const { return tokens_; }
+    bool recorded() const { return record_; }
     // Set when the buffer overflowed (a client reading too slowly): the stream is cut with an
     // error; the run itself continues and its messages stay in the history.
     bool overflowed = false;
 
+    // Gives `message` the next seq_id and sends it to the client and every follower.
+    void publish(json::object message);
+    int64_t last_seq_id() const { return seq_; }
+    // Ends the stream: closes the channels; `outcome` is the send's answer (the LettaResponse or
+    // its error), which followers end with.
+    void finish(Result<json::object> outcome);
+    const std::optional<Result<json::object>>& outcome() const { return outcome_; }
+
+    // A client following the run again: the recorded events after `after_seq_id`, then the live
+    // ones through `live` (null once the run has ended). failed_precondition if events after it
+    // were not recorded (the record outgrew its limit).
+    struct Follower {
+        std::vector<std::string> replay;
+        std::shared_ptr<io::Channel<std::string>> live;
+        std::shared_ptr<bool> overflowed;  // the follower read too slowly: its events were cut
+    };
+    Result<Follower> follow(int64_t after_seq_id);
+
 private:
+    io::Executor& executor_;
     bool tokens_;
+    bool record_;
+    int64_t seq_ = 0;
+    std::vector<std::string> recorded_;  // events 1..recorded_.size(), while record_bytes_ fits
+    size_t record_bytes_ = 0;
+    bool record_cut_ = false;
+    std::vector<std::pair<std::shared_ptr<io::Channel<std::string>>, std::shared_ptr<bool>>> followers_;
+    std::optional<Result<json::object>> outcome_;
 };
 
 // Bug switches for the simulator (all off in production).
@@ -227,6 +261,9 @@ public:
 
     // Runs.
     io::Task<Result<json::object>> retrieve_run(std::string run_id);
+    // The recorded stream of a background run started on this node (running, or among the last
+    // recorded_runs_max finished), or null.
+    std::shared_ptr<RunStream> recorded_stream(const std::string& run_id) const;
     io::Task<Result<json::array>> list_runs(Query query);
     io::Task<Result<json::array>> run_messages(std::string run_id, Query query);
     io::Task<Result<json::object>> run_usage(std::string run_id);

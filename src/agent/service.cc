@@ -2,6 +2,7 @@
 // every change of an agent to its actor (loop/agent_actor.h).
 
 #include <algorithm>
+#include <deque>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -295,6 +296,10 @@ struct AgentService::Impl {
     std::shared_ptr<loop::Shared> shared;
     // retrieve_agent_text's renderings, by agent id: (store revision when rendered, the JSON).
     std::unordered_map<std::string, std::pair<store::Revision, std::string>> renderings;
+    // Recorded streams of background runs started here, by run id: those running, and the last
+    // recorded_runs_max finished (oldest first in `recorded_finished`).
+    std::unordered_map<std::string, std::shared_ptr<RunStream>> recorded;
+    std::deque<std::string> recorded_finished;
 
     std::string now() const { return records::iso_time(executor.wall_now()); }
 
@@ -534,6 +539,67 @@ void AgentService::register_actor_types() {
 }
 
 const AgentService::Counters& AgentService::counters() const { return impl_->shared->counters; }
+
+std::shared_ptr<RunStream> AgentService::recorded_stream(const std::string& run_id) const {
+    auto it = impl_->recorded.find(run_id);
+    return it == impl_->recorded.end() ? nullptr : it->second;
+}
+
+// RunStream -----------------------------------------------------------------------------------------
+
+void RunStream::publish(json::object message) {
+    message["seq_id"] = ++seq_;
+    std::string text = json::serialize(message);
+    if (record_ && !record_cut_) {
+        if (record_bytes_ + text.size() > run_stream_recorded_bytes_max) {
+            record_cut_ = true;  // what follows is live only
+        } else {
+            record_bytes_ += text.size();
+            recorded_.push_back(text);
+        }
+    }
+    for (auto& [channel, cut] : followers_) {
+        if (!*cut && !channel->try_send(text).ok()) {
+            *cut = true;
+        }
+    }
+    if (!overflowed && !events.try_send(std::move(text)).ok()) {
+        overflowed = true;
+    }
+}
+
+void RunStream::finish(Result<json::object> outcome) {
+    outcome_ = std::move(outcome);
+    events.close();
+    for (auto& follower : followers_) {
+        follower.first->close();
+    }
+    followers_.clear();
+}
+
+Result<RunStream::Follower> RunStream::follow(int64_t after_seq_id) {
+    if (!record_) {
+        return Error(ErrorCode::failed_precondition,
+                     "Run was not created in background mode, so it cannot be streamed again");
+    }
+    const int64_t after = std::max<int64_t>(after_seq_id, 0);
+    if (record_cut_ && after < seq_) {
+        return Error(ErrorCode::failed_precondition,
+                     fmt::format("the run's stream outgrew what is recorded ({} bytes); events "
+                                 "after seq_id {} are not kept: read the run's messages instead",
+                                 run_stream_recorded_bytes_max, after));
+    }
+    Follower f;
+    for (size_t i = static_cast<size_t>(after); i < recorded_.size(); i++) {
+        f.replay.push_back(recorded_[i]);
+    }
+    if (!outcome_.has_value()) {
+        f.live = std::make_shared<io::Channel<std::string>>(executor_, run_stream_events_max);
+        f.overflowed = std::make_shared<bool>(false);
+        followers_.emplace_back(f.live, f.overflowed);
+    }
+    return f;
+}
 
 // Agents -------------------------------------------------------------------------------------------
 
@@ -1410,12 +1476,26 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
     m.shared->counters.sends++;
     if (stream != nullptr) {
         m.shared->streams[run_id] = stream;
+        if (stream->recorded()) {
+            request["background"] = true;
+            m.recorded[run_id] = stream;
+        }
     }
     const std::string key = idempotency_key.empty() ? run_id : "http:" + idempotency_key;
     Result<json::object> result = co_await m.invoke(agent_id, "send", std::move(request), key);
     m.shared->streams.erase(run_id);
     if (stream != nullptr) {
-        stream->events.close();
+        stream->finish(result);
+        if (stream->recorded()) {
+            m.recorded_finished.push_back(run_id);
+            while (m.recorded_finished.size() > recorded_runs_max) {
+                auto oldest = m.recorded.find(m.recorded_finished.front());
+                if (oldest != m.recorded.end() && oldest->second->outcome().has_value()) {
+                    m.recorded.erase(oldest);  // (a retry of it may be running: then kept)
+                }
+                m.recorded_finished.pop_front();
+            }
+        }
     }
     if (!result.ok()) {
         co_return std::move(result).error();

@@ -139,45 +139,27 @@ std::string body_string(const json::value& body, std::string_view key) {
 
 std::string sse_data(const std::string& json_text) { return "data: " + json_text + "\n\n"; }
 
-io::Task<std::optional<std::string>> next_event(std::shared_ptr<agent::RunStream> stream) {
-    co_return co_await stream->events.receive();
+io::Task<std::optional<std::string>> next_event(std::shared_ptr<io::Channel<std::string>> events) {
+    co_return co_await events->receive();
 }
 
-struct SendOutcome {
-    std::optional<Result<agent::SendResult>> result;
-};
-
-io::Task<void> run_send(agent::AgentService* agents, std::string agent_id, std::string conversation,
-                        json::value body, std::shared_ptr<agent::RunStream> stream, std::string key,
-                        std::shared_ptr<SendOutcome> outcome) {
-    Result<agent::SendResult> r =
-        co_await agents->send_message(std::move(agent_id), std::move(conversation), std::move(body),
-                                      stream, std::move(key));
-    outcome->result.emplace(std::move(r));
-    stream->events.close();  // (already closed by the service; also covers early failures)
-}
-
-// Writes a run's events as SSE while it runs, then the stop reason, usage and [DONE].
-io::Task<void> produce_stream(io::Executor* executor, agent::AgentService* agents,
-                              std::string agent_id, std::string conversation, json::value body,
-                              std::string key, bool pings, BodyWriter& writer) {
-    auto stream = std::make_shared<agent::RunStream>(*executor, body_flag(body, "stream_tokens", false));
-    auto outcome = std::make_shared<SendOutcome>();
-    // The run goes on even if the client leaves: it is a durable invocation.
-    io::spawn(*executor, run_send(agents, std::move(agent_id), std::move(conversation), std::move(body),
-                                  stream, std::move(key), outcome));
-    bool connected = true;
-    std::string last_run_id;
+// Writes the events of `events` as SSE until it closes, with a ping whenever it stays silent for
+// sse_ping_interval (if `pings`). After the client is gone (a failed write) it keeps reading, so
+// the run's publisher never blocks; returns whether the client is still connected.
+io::Task<bool> forward_events(io::Executor* executor, std::shared_ptr<agent::RunStream> stream,
+                              std::shared_ptr<io::Channel<std::string>> events, bool pings,
+                              bool connected, BodyWriter& writer) {
     while (true) {
         std::optional<std::string> event;
         if (pings) {
             Result<std::optional<std::string>> next =
-                co_await io::with_timeout(*executor, sse_ping_interval, next_event(stream));
+                co_await io::with_timeout(*executor, sse_ping_interval, next_event(events));
             if (!next.ok()) {
                 json::object ping;
                 ping["message_type"] = "ping";
                 ping["id"] = "ping-" + std::to_string(executor->random().next_u64());
-                ping["run_id"] = last_run_id.empty() ? json::value(nullptr) : json::value(last_run_id);
+                ping["run_id"] = nullptr;
+                ping["seq_id"] = stream->last_seq_id();
                 if (connected) {
                     connected = (co_await writer.write(sse_data(json::serialize(ping)))).ok();
                 }
@@ -185,37 +167,33 @@ io::Task<void> produce_stream(io::Executor* executor, agent::AgentService* agent
             }
             event = std::move(*next);
         } else {
-            event = co_await next_event(stream);
+            event = co_await next_event(events);
         }
         if (!event.has_value()) {
-            break;
+            co_return connected;
         }
         if (connected) {
             connected = (co_await writer.write(sse_data(*event))).ok();
         }
     }
-    // The stream closes when the run's turn ends; the outcome is set right after.
-    while (!outcome->result.has_value()) {
-        co_await executor->yield();
-    }
-    if (!connected) {
-        co_return;
-    }
+}
+
+// The end of a run's stream: stop_reason and usage_statistics (or the error), then [DONE].
+std::string stream_tail(const Result<json::object>& outcome, bool overflowed) {
     std::string tail;
-    const Result<agent::SendResult>& r = *outcome->result;
-    if (!r.ok()) {
+    if (!outcome.ok()) {
         json::object stop;
         stop["message_type"] = "stop_reason";
         stop["stop_reason"] = "error";
         json::object error;
         error["message_type"] = "error_message";
         error["error_type"] = "internal_error";
-        error["message"] = r.error().message;
-        error["detail"] = r.error().to_string();
+        error["message"] = outcome.error().message;
+        error["detail"] = outcome.error().to_string();
         tail = sse_data(json::serialize(stop)) + "event: error\n" + sse_data(json::serialize(error));
     } else {
-        const json::object& response = r->response;
-        if (stream->overflowed) {
+        const json::object& response = *outcome;
+        if (overflowed) {
             json::object error;
             error["message_type"] = "error_message";
             error["error_type"] = "stream_incomplete";
@@ -230,8 +208,67 @@ io::Task<void> produce_stream(io::Executor* executor, agent::AgentService* agent
             tail += sse_data(json::serialize(response.at("usage")));
         }
     }
-    tail += "data: [DONE]\n\n";
-    (void)co_await writer.write(std::move(tail));
+    return tail + "data: [DONE]\n\n";
+}
+
+struct SendOutcome {
+    std::optional<Result<json::object>> result;
+};
+
+io::Task<void> run_send(agent::AgentService* agents, std::string agent_id, std::string conversation,
+                        json::value body, std::shared_ptr<agent::RunStream> stream, std::string key,
+                        std::shared_ptr<SendOutcome> outcome) {
+    Result<agent::SendResult> r =
+        co_await agents->send_message(std::move(agent_id), std::move(conversation), std::move(body),
+                                      stream, std::move(key));
+    if (r.ok()) {
+        outcome->result.emplace(std::move(r->response));
+    } else {
+        outcome->result.emplace(std::move(r).error());
+    }
+    stream->events.close();  // (already closed by the service; also covers early failures)
+}
+
+// Writes a run's events as SSE while it runs, then the stop reason, usage and [DONE].
+io::Task<void> produce_stream(io::Executor* executor, agent::AgentService* agents,
+                              std::string agent_id, std::string conversation, json::value body,
+                              std::string key, bool pings, BodyWriter& writer) {
+    auto stream = std::make_shared<agent::RunStream>(
+        *executor, body_flag(body, "stream_tokens", false), body_flag(body, "background", false));
+    auto outcome = std::make_shared<SendOutcome>();
+    // The run goes on even if the client leaves: it is a durable invocation.
+    io::spawn(*executor, run_send(agents, std::move(agent_id), std::move(conversation), std::move(body),
+                                  stream, std::move(key), outcome));
+    // The client's own channel: shared with the stream, which owns it.
+    std::shared_ptr<io::Channel<std::string>> events(stream, &stream->events);
+    const bool connected = co_await forward_events(executor, stream, events, pings, true, writer);
+    // The stream closes when the run's turn ends; the outcome is set right after.
+    while (!outcome->result.has_value()) {
+        co_await executor->yield();
+    }
+    if (connected) {
+        (void)co_await writer.write(stream_tail(*outcome->result, stream->overflowed));
+    }
+}
+
+// Follows a recorded run again (POST /v1/runs/{id}/stream): the events after the client's last
+// seq_id, the live ones while the run goes on, then its end.
+io::Task<void> resume_stream(io::Executor* executor, std::shared_ptr<agent::RunStream> stream,
+                             agent::RunStream::Follower follower, bool pings, BodyWriter& writer) {
+    bool connected = true;
+    for (const std::string& event : follower.replay) {
+        if (connected) {
+            connected = (co_await writer.write(sse_data(event))).ok();
+        }
+    }
+    bool cut = false;
+    if (follower.live != nullptr) {
+        connected = co_await forward_events(executor, stream, follower.live, pings, connected, writer);
+        cut = *follower.overflowed;
+    }
+    if (connected && stream->outcome().has_value()) {
+        (void)co_await writer.write(stream_tail(*stream->outcome(), cut));
+    }
 }
 
 }  // namespace
@@ -422,6 +459,37 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
                          pings](BodyWriter& writer) {
             return produce_stream(executor, service, agent_id, conversation, body, idempotency_key,
                                   pings, writer);
+        };
+        co_return HttpResponse::sse(producer);
+    }
+    if (is("runs/*/stream") && method == "POST") {
+        std::shared_ptr<agent::RunStream> stream = a.recorded_stream(p[1]);
+        if (stream == nullptr) {
+            Result<json::object> run = co_await a.retrieve_run(p[1]);
+            if (!run.ok()) {
+                co_return from_error(run.error(), method);
+            }
+            co_return HttpResponse::error(
+                400, "Run was not created in background mode on this server, so it cannot be "
+                     "streamed again (send with background=true; finished runs are kept for a while)");
+        }
+        int64_t after = 0;
+        if (body.is_object()) {
+            if (const json::value* v = body.as_object().if_contains("starting_after")) {
+                if (!v->is_null() && !v->is_int64() && !v->is_uint64()) {
+                    co_return HttpResponse::error(422, "'starting_after' must be an integer seq_id");
+                }
+                after = v->is_int64() ? v->as_int64() : v->is_uint64() ? static_cast<int64_t>(v->as_uint64()) : 0;
+            }
+        }
+        Result<agent::RunStream::Follower> follower = stream->follow(after);
+        if (!follower.ok()) {
+            co_return HttpResponse::error(400, follower.error().message);
+        }
+        const bool pings = body_flag(body, "include_pings", true);
+        io::Executor* executor = &executor_;
+        auto producer = [executor, stream, f = std::move(*follower), pings](BodyWriter& writer) {
+            return resume_stream(executor, stream, f, pings, writer);
         };
         co_return HttpResponse::sse(producer);
     }

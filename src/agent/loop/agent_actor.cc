@@ -306,11 +306,8 @@ json::object& AgentActor::append(actor::Context& context, json::object message) 
 
 void AgentActor::publish(const std::string& run_id, const json::object& message) {
     auto it = shared_->streams.find(run_id);
-    if (it == shared_->streams.end() || it->second->overflowed) {
-        return;
-    }
-    if (!it->second->events.try_send(json::serialize(message)).ok()) {
-        it->second->overflowed = true;
+    if (it != shared_->streams.end()) {
+        it->second->publish(message);
     }
 }
 

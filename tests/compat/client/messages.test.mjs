@@ -3,7 +3,8 @@
 // otid per message across its deltas; stop_reason, usage, [DONE]), the legacy /messages/stream,
 // `input` and content parts, history listing in chronological order with cursors, tool calls
 // and returns with the memory edit visible in the next prompt the model gets, client tools and
-// approvals (a plain message meanwhile is a 409 naming the approval), runs, conversations
+// approvals (a plain message meanwhile is a 409 naming the approval), runs (a background stream
+// followed again after a dropped connection), conversations
 // (including `default` with agent_id), reset, async sends, and model failures as stop reasons.
 // Method: one kelpie serve + the scripted fake LLM (harness.mjs); what the server sent the model
 // is read back from the fake's request log.
@@ -196,6 +197,27 @@ test('runs: retrieve, list by agent, messages, usage, steps; async sends', async
         await new Promise((res) => setTimeout(res, 50));
     }
     assert.equal(finished.status, 'completed');
+});
+
+test('a background stream cut mid-run is followed again from its last seq_id (runs.messages.stream)', async () => {
+    const agent = await k.client.agents.create({});
+    // The second model call waits: the client drops its connection in between.
+    await k.fake.queue([{ tool: 'conversation_search', args: { query: 'q' } }, { delay_ms: 400, text: 'after the break' }]);
+    const stream = await k.client.agents.messages.create(agent.id, {
+        input: 'look it up', streaming: true, background: true, include_pings: false,
+    });
+    let first;
+    for await (const chunk of stream) { first = chunk; break; }  // leaving the loop aborts the request
+    assert.equal(first.message_type, 'tool_call_message');
+    assert.equal(first.seq_id, 1);
+    const rest = await collect(await k.client.runs.messages.stream(first.run_id, { starting_after: first.seq_id }));
+    assert.deepEqual(rest.map((c) => c.message_type),
+        ['tool_return_message', 'assistant_message', 'stop_reason', 'usage_statistics']);
+    assert.deepEqual(rest.slice(0, 2).map((c) => c.seq_id), [2, 3]);
+    assert.equal(rest[1].content, 'after the break');
+    const run = await k.client.runs.retrieve(first.run_id);
+    assert.equal(run.status, 'completed');
+    assert.equal(run.background, true);
 });
 
 test('conversations: create, retrieve, list, stream messages, the default conversation', async () => {

@@ -87,6 +87,11 @@ public:
         }
         return out;
     }
+    // Starts a streamed response in the background, written to `w` (which may fail like a client
+    // that went away); the world runs it during later calls.
+    void start_drain(const HttpResponse& r, BodyWriter* w) {
+        io::spawn(*executor_, [](BodyProducer p, BodyWriter* out) -> io::Task<void> { co_await p(*out); }(r.stream, w));
+    }
     json::value body(const HttpResponse& r) { return json::parse(r.body); }
     // Lets the world run for `d` of simulated time (background work goes on meanwhile).
     void pass(Duration d) {
@@ -114,6 +119,35 @@ private:
     std::unique_ptr<agent::AgentService> agents_;
     std::unique_ptr<Server> server_;
 };
+
+// A client that reads the first `keep` writes of a stream, then goes away (writes fail).
+class LeavingClient final : public BodyWriter {
+public:
+    explicit LeavingClient(size_t keep) : keep_(keep) {}
+    io::Task<Status> write(std::string data) override {
+        if (chunks.size() >= keep_) {
+            co_return Error(ErrorCode::closed, "the client went away");
+        }
+        chunks.push_back(std::move(data));
+        co_return ok_status();
+    }
+    std::vector<std::string> chunks;
+
+private:
+    size_t keep_;
+};
+
+// The JSON of each `data:` line of an SSE body, in order ("[DONE]" kept as it is).
+std::vector<std::string> sse_events(const std::string& body) {
+    std::vector<std::string> events;
+    size_t at = 0;
+    while ((at = body.find("data: ", at)) != std::string::npos) {
+        const size_t end = body.find("\n\n", at);
+        events.push_back(body.substr(at + 6, end - at - 6));
+        at = end;
+    }
+    return events;
+}
 
 std::string detail(const HttpResponse& r) {
     json::value v = json::parse(r.body);
@@ -233,6 +267,62 @@ TEST(Api, NonStreamingSendAndHistory) {
     HttpResponse one = api.call("GET", "/v1/messages/" + std::string(history[1].at("id").as_string()));
     ASSERT_EQ(one.status, 200);
     EXPECT_EQ(api.body(one).as_array().size(), 1u);
+}
+
+// letta-code sends with background=true and, when its connection drops, follows the run again
+// from the last seq_id it saw (POST /v1/runs/{id}/stream {starting_after}): it must get exactly
+// the events it missed, the live ones, then the run's end — during the run and after it.
+TEST(Api, ABackgroundStreamCutMidRunIsFollowedAgainFromItsLastSeqId) {
+    Api api;
+    const std::string id = api.create_agent();
+    HttpResponse r = api.call("POST", "/v1/agents/" + id + "/messages",
+                              R"({"input":"CALL conversation_search {\"query\":\"x\"}","streaming":true,"background":true,"include_pings":false})");
+    ASSERT_EQ(r.status, 200);
+    LeavingClient first(1);  // sees the tool call, then its connection drops
+    api.start_drain(r, &first);
+    for (int i = 0; i < 1000 && first.chunks.empty(); i++) {
+        api.pass(Duration::ms(1));
+    }
+    ASSERT_EQ(first.chunks.size(), 1u);
+    const json::value seen = json::parse(sse_events(first.chunks[0]).at(0));
+    EXPECT_EQ(seen.at("message_type").as_string(), "tool_call_message");
+    EXPECT_EQ(seen.at("seq_id").as_int64(), 1);
+    const std::string run_id(seen.at("run_id").as_string());
+    // The run is still going (the model takes a while): follow it from seq_id 1.
+    HttpResponse again = api.call("POST", "/v1/runs/" + run_id + "/stream",
+                                  R"({"starting_after":1,"include_pings":false})");
+    ASSERT_EQ(again.status, 200) << again.body;
+    const std::vector<std::string> rest = sse_events(api.drain(again));
+    ASSERT_EQ(rest.size(), 5u);
+    std::vector<std::string> kinds;
+    for (size_t i = 0; i + 1 < rest.size(); i++) {
+        const json::value e = json::parse(rest[i]);
+        kinds.emplace_back(e.at("message_type").as_string());
+        if (i < 2) {
+            EXPECT_EQ(e.at("seq_id").as_int64(), static_cast<int64_t>(i + 2));  // none missed, none twice
+        }
+    }
+    EXPECT_EQ(kinds, (std::vector<std::string>{"tool_return_message", "assistant_message", "stop_reason",
+                                               "usage_statistics"}));
+    EXPECT_EQ(rest.back(), "[DONE]");
+    // After the run: the whole stream again, from the start.
+    const std::vector<std::string> all = sse_events(api.drain(
+        api.call("POST", "/v1/runs/" + run_id + "/stream", R"({"include_pings":false})")));
+    ASSERT_EQ(all.size(), 6u);
+    EXPECT_EQ(all[0], sse_events(first.chunks[0]).at(0));
+    EXPECT_EQ(json::parse(all[3]).at("message_type").as_string(), "stop_reason");
+    EXPECT_EQ(api.body(api.call("GET", "/v1/runs/" + run_id)).at("background").as_bool(), true);
+
+    // A run that was not sent in the background cannot be followed; an unknown run is a 404, a
+    // malformed seq_id a 422.
+    const std::vector<std::string> plain = sse_events(api.drain(api.call(
+        "POST", "/v1/agents/" + id + "/messages", R"({"input":"hi","streaming":true,"include_pings":false})")));
+    const std::string plain_run(json::parse(plain.at(0)).at("run_id").as_string());
+    HttpResponse refused = api.call("POST", "/v1/runs/" + plain_run + "/stream", "{}");
+    EXPECT_EQ(refused.status, 400);
+    EXPECT_NE(detail(refused).find("background"), std::string::npos);
+    EXPECT_EQ(api.call("POST", "/v1/runs/run-00000000-0000-4000-8000-000000000000/stream", "{}").status, 404);
+    EXPECT_EQ(api.call("POST", "/v1/runs/" + run_id + "/stream", R"({"starting_after":"x"})").status, 422);
 }
 
 TEST(Api, StreamingSendIsFramedAsLettaSse) {
