@@ -123,6 +123,12 @@ public:
     };
     Result<Follower> follow(int64_t after_seq_id);
 
+    // Which send this is (set by the service): for following a conversation's run again.
+    std::string run_id;
+    std::string agent_id;
+    std::string conversation_id;     // "" for the agent's default conversation
+    std::vector<std::string> otids;  // of the input messages
+
 private:
     io::Executor& executor_;
     bool tokens_;
@@ -264,6 +270,11 @@ public:
     // The recorded stream of a background run started on this node (running, or among the last
     // recorded_runs_max finished), or null.
     std::shared_ptr<RunStream> recorded_stream(const std::string& run_id) const;
+    // The same for a conversation ("" with agent_id: the agent's default one): its newest
+    // recorded run, or the one whose input carried `otid` if given; null if none.
+    std::shared_ptr<RunStream> recorded_conversation_stream(const std::string& agent_id,
+                                                            const std::string& conversation_id,
+                                                            const std::string& otid) const;
     io::Task<Result<json::array>> list_runs(Query query);
     io::Task<Result<json::array>> run_messages(std::string run_id, Query query);
     io::Task<Result<json::object>> run_usage(std::string run_id);

@@ -300,6 +300,7 @@ struct AgentService::Impl {
     // recorded_runs_max finished (oldest first in `recorded_finished`).
     std::unordered_map<std::string, std::shared_ptr<RunStream>> recorded;
     std::deque<std::string> recorded_finished;
+    std::deque<std::string> recorded_order;  // run ids as started, oldest first (may be stale)
 
     std::string now() const { return records::iso_time(executor.wall_now()); }
 
@@ -543,6 +544,23 @@ const AgentService::Counters& AgentService::counters() const { return impl_->sha
 std::shared_ptr<RunStream> AgentService::recorded_stream(const std::string& run_id) const {
     auto it = impl_->recorded.find(run_id);
     return it == impl_->recorded.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<RunStream> AgentService::recorded_conversation_stream(
+    const std::string& agent_id, const std::string& conversation_id, const std::string& otid) const {
+    for (auto it = impl_->recorded_order.rbegin(); it != impl_->recorded_order.rend(); ++it) {
+        auto found = impl_->recorded.find(*it);
+        if (found == impl_->recorded.end()) {
+            continue;
+        }
+        const RunStream& s = *found->second;
+        const bool same = s.conversation_id == conversation_id &&
+                          (!conversation_id.empty() || s.agent_id == agent_id);
+        if (same && (otid.empty() || std::find(s.otids.begin(), s.otids.end(), otid) != s.otids.end())) {
+            return found->second;
+        }
+    }
+    return nullptr;
 }
 
 // RunStream -----------------------------------------------------------------------------------------
@@ -1478,7 +1496,18 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
         m.shared->streams[run_id] = stream;
         if (stream->recorded()) {
             request["background"] = true;
+            stream->run_id = run_id;
+            stream->agent_id = agent_id;
+            stream->conversation_id = conversation_id;
+            if (const json::array* input = arr(request, "messages")) {
+                for (const json::value& v : *input) {
+                    if (const std::string otid = str(v.as_object(), "otid"); !otid.empty()) {
+                        stream->otids.push_back(otid);
+                    }
+                }
+            }
             m.recorded[run_id] = stream;
+            m.recorded_order.push_back(run_id);
         }
     }
     const std::string key = idempotency_key.empty() ? run_id : "http:" + idempotency_key;
@@ -1495,6 +1524,7 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
                 }
                 m.recorded_finished.pop_front();
             }
+            std::erase_if(m.recorded_order, [&m](const std::string& r) { return !m.recorded.contains(r); });
         }
     }
     if (!result.ok()) {

@@ -271,6 +271,33 @@ io::Task<void> resume_stream(io::Executor* executor, std::shared_ptr<agent::RunS
     }
 }
 
+// The answer to a request to follow a recorded run again: its events after the body's
+// `starting_after`, live ones, its end (SSE); or why not.
+HttpResponse follow_run(io::Executor* executor, std::shared_ptr<agent::RunStream> stream,
+                        const json::value& body) {
+    int64_t after = 0;
+    if (body.is_object()) {
+        if (const json::value* v = body.as_object().if_contains("starting_after"); v != nullptr && !v->is_null()) {
+            if (v->is_int64()) {
+                after = v->as_int64();
+            } else if (v->is_uint64()) {
+                after = static_cast<int64_t>(std::min<uint64_t>(v->as_uint64(), INT64_MAX));
+            } else {
+                return HttpResponse::error(422, "'starting_after' must be an integer seq_id");
+            }
+        }
+    }
+    Result<agent::RunStream::Follower> follower = stream->follow(after);
+    if (!follower.ok()) {
+        return HttpResponse::error(400, follower.error().message);
+    }
+    const bool pings = body_flag(body, "include_pings", true);
+    auto producer = [executor, stream, f = std::move(*follower), pings](BodyWriter& writer) {
+        return resume_stream(executor, stream, f, pings, writer);
+    };
+    return HttpResponse::sse(producer);
+}
+
 }  // namespace
 
 Server::Server(io::Executor& executor, io::Network& network, store::Store& store,
@@ -473,25 +500,34 @@ io::Task<HttpResponse> Server::handle(HttpRequest request) {
                 400, "Run was not created in background mode on this server, so it cannot be "
                      "streamed again (send with background=true; finished runs are kept for a while)");
         }
-        int64_t after = 0;
-        if (body.is_object()) {
-            if (const json::value* v = body.as_object().if_contains("starting_after")) {
-                if (!v->is_null() && !v->is_int64() && !v->is_uint64()) {
-                    co_return HttpResponse::error(422, "'starting_after' must be an integer seq_id");
-                }
-                after = v->is_int64() ? v->as_int64() : v->is_uint64() ? static_cast<int64_t>(v->as_uint64()) : 0;
+        co_return follow_run(&executor_, std::move(stream), body);
+    }
+    if (is("conversations/*/stream") && method == "POST") {
+        // letta-code's resume by conversation: the run with the input's otid, else the newest.
+        std::string agent_id;
+        std::string conversation = p[1];
+        if (p[1] == "default") {
+            agent_id = body_string(body, "agent_id");
+            conversation.clear();
+            if (agent_id.empty()) {
+                co_return HttpResponse::error(422, "'agent_id' is required for the default conversation");
             }
+        } else {
+            Result<std::string> owner = co_await a.conversation_agent(p[1]);
+            if (!owner.ok()) {
+                co_return from_error(owner.error(), method);
+            }
+            agent_id = *owner;
         }
-        Result<agent::RunStream::Follower> follower = stream->follow(after);
-        if (!follower.ok()) {
-            co_return HttpResponse::error(400, follower.error().message);
+        const std::string run_id = body_string(body, "run_id");
+        std::shared_ptr<agent::RunStream> stream =
+            run_id.empty() ? a.recorded_conversation_stream(agent_id, conversation, body_string(body, "otid"))
+                           : a.recorded_stream(run_id);
+        if (stream == nullptr) {
+            co_return HttpResponse::error(
+                404, "No background run of this conversation is recorded on this server to stream");
         }
-        const bool pings = body_flag(body, "include_pings", true);
-        io::Executor* executor = &executor_;
-        auto producer = [executor, stream, f = std::move(*follower), pings](BodyWriter& writer) {
-            return resume_stream(executor, stream, f, pings, writer);
-        };
-        co_return HttpResponse::sse(producer);
+        co_return follow_run(&executor_, std::move(stream), body);
     }
     if (is("agents/*/messages/async") && method == "POST") {
         co_return answer_object(co_await a.send_message_async(p[1], std::move(body), idempotency_key));

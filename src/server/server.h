@@ -15,8 +15,9 @@
 //     a failure after the stream started ends with stop_reason, `event: error` + error_message,
 //     `[DONE]`; with include_pings, a ping when nothing was sent for sse_ping_interval; every
 //     event carries a seq_id; a background=true run's stream is recorded on its node, and
-//     POST /v1/runs/{id}/stream {starting_after} follows it again from there (a dropped client
-//     resumes), while it runs and for the last agent::recorded_runs_max finished;
+//     POST /v1/runs/{id}/stream {starting_after} (or /v1/conversations/{id}/stream {otid?})
+//     follows it again from there (a dropped client resumes), while it runs and for the last
+//     agent::recorded_runs_max finished;
 //   - `Idempotency-Key` on every request that changes something (creations, changes, deletes,
 //     attach/detach, message sends sync and async, resets): the same key takes effect once and
 //     gives the same answer, across restarts — through the agent's durable invocation journal,

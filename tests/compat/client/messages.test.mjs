@@ -218,6 +218,11 @@ test('a background stream cut mid-run is followed again from its last seq_id (ru
     const run = await k.client.runs.retrieve(first.run_id);
     assert.equal(run.status, 'completed');
     assert.equal(run.background, true);
+    // letta-code's other way back in: by conversation (default: with the agent), from the start.
+    const again = await collect(await k.client.conversations.messages.stream('default', { agent_id: agent.id, starting_after: 0 }));
+    assert.deepEqual(again.map((c) => c.seq_id).slice(0, 3), [1, 2, 3]);
+    assert.equal(again[0].run_id, first.run_id);
+    assert.equal(again.at(-1).message_type, 'usage_statistics');
 });
 
 test('conversations: create, retrieve, list, stream messages, the default conversation', async () => {

@@ -313,6 +313,30 @@ TEST(Api, ABackgroundStreamCutMidRunIsFollowedAgainFromItsLastSeqId) {
     EXPECT_EQ(json::parse(all[3]).at("message_type").as_string(), "stop_reason");
     EXPECT_EQ(api.body(api.call("GET", "/v1/runs/" + run_id)).at("background").as_bool(), true);
 
+    // letta-code resumes by conversation too (POST /v1/conversations/{id}/stream): the run whose
+    // input carried the otid, from the seq_id given.
+    const std::string conv(api.body(api.call("POST", "/v1/conversations/?agent_id=" + id, "{}")).at("id").as_string());
+    HttpResponse in_conv = api.call("POST", "/v1/conversations/" + conv + "/messages",
+                                    R"({"messages":[{"role":"user","content":"CALL conversation_search {\"query\":\"y\"}","otid":"otid-c1"}],"background":true,"include_pings":false})");
+    ASSERT_EQ(in_conv.status, 200) << in_conv.body;
+    LeavingClient dropped(1);
+    api.start_drain(in_conv, &dropped);
+    for (int i = 0; i < 1000 && dropped.chunks.empty(); i++) {
+        api.pass(Duration::ms(1));
+    }
+    const std::vector<std::string> conv_rest = sse_events(api.drain(api.call(
+        "POST", "/v1/conversations/" + conv + "/stream", R"({"otid":"otid-c1","starting_after":1,"include_pings":false})")));
+    ASSERT_EQ(conv_rest.size(), 5u);
+    EXPECT_EQ(json::parse(conv_rest[0]).at("message_type").as_string(), "tool_return_message");
+    EXPECT_EQ(json::parse(conv_rest[0]).at("seq_id").as_int64(), 2);
+    // The agent's default conversation needs the agent; its newest background run is the one.
+    const std::vector<std::string> by_default = sse_events(api.drain(api.call(
+        "POST", "/v1/conversations/default/stream", R"({"agent_id":")" + id + R"(","include_pings":false})")));
+    ASSERT_EQ(by_default.size(), 6u);
+    EXPECT_EQ(std::string(json::parse(by_default[0]).at("run_id").as_string()), run_id);
+    EXPECT_EQ(api.call("POST", "/v1/conversations/default/stream", "{}").status, 422);
+    EXPECT_EQ(api.call("POST", "/v1/conversations/" + conv + "/stream", R"({"otid":"no-such-otid"})").status, 404);
+
     // A run that was not sent in the background cannot be followed; an unknown run is a 404, a
     // malformed seq_id a 422.
     const std::vector<std::string> plain = sse_events(api.drain(api.call(
@@ -541,7 +565,8 @@ RC_GTEST_PROP(ApiFuzz, AnyRequestGetsAJsonAnswer, ()) {
         "/v1/agents/", "/v1/agents/" + agent, "/v1/agents/" + agent + "/messages",
         "/v1/agents/" + agent + "/core-memory/blocks/human", "/v1/blocks/", "/v1/tools/",
         "/v1/conversations/", "/v1/runs/", "/v1/agents/" + agent + "/reset-messages",
-        "/v1/agents/x/y/z", "/v1/blocks/block-1"};
+        "/v1/agents/x/y/z", "/v1/blocks/block-1", "/v1/conversations/default/stream",
+        "/v1/runs/run-00000000-0000-4000-8000-000000000000/stream", "/v1/runs/x/stream"};
     const std::string method = *rc::gen::element<std::string>("GET", "POST", "PATCH", "DELETE", "PUT");
     std::string path = *rc::gen::elementOf(paths);
     const std::string query = *rc::gen::element<std::string>("", "?limit=0", "?limit=abc", "?after=zzz",
@@ -550,7 +575,10 @@ RC_GTEST_PROP(ApiFuzz, AnyRequestGetsAJsonAnswer, ()) {
     const std::string body = *rc::gen::oneOf(
         rc::gen::element<std::string>("", "{}", "[]", "null", "{\"input\":\"x\"}", "{\"messages\":[{}]}",
                                       "{\"name\":null}", "{\"value\":\"v\",\"label\":\"l\"}",
-                                      "{\"input\":[{\"type\":1}]}", "{\"max_steps\":1e9}"),
+                                      "{\"input\":[{\"type\":1}]}", "{\"max_steps\":1e9}",
+                                      "{\"input\":\"x\",\"streaming\":true,\"background\":true}",
+                                      "{\"starting_after\":-5,\"agent_id\":\"" + agent + "\"}",
+                                      "{\"starting_after\":1e30}"),
         rc::gen::container<std::string>(rc::gen::arbitrary<char>()));
     if (method == "DELETE" && path == "/v1/agents/" + agent) {
         path = "/v1/agents/agent-00000000-0000-4000-8000-000000000001";  // keep the shared agent
