@@ -358,13 +358,7 @@ TEST(Api, StreamingSendIsFramedAsLettaSse) {
     ASSERT_TRUE(static_cast<bool>(r.stream));
     EXPECT_EQ(r.content_type, "text/event-stream");
     const std::string body = api.drain(r);
-    std::vector<std::string> events;
-    size_t at = 0;
-    while ((at = body.find("data: ", at)) != std::string::npos) {
-        const size_t end = body.find("\n\n", at);
-        events.push_back(body.substr(at + 6, end - at - 6));
-        at = end;
-    }
+    const std::vector<std::string> events = sse_events(body);
     ASSERT_GE(events.size(), 6u) << body;
     std::vector<std::string> kinds;
     for (size_t i = 0; i + 1 < events.size(); i++) {
@@ -379,15 +373,15 @@ TEST(Api, StreamingSendIsFramedAsLettaSse) {
     const std::string tbody = api.drain(t);
     std::set<std::string> otids;
     std::string text;
-    at = 0;
-    while ((at = tbody.find("data: {", at)) != std::string::npos) {
-        const size_t end = tbody.find("\n\n", at);
-        json::value e = json::parse(tbody.substr(at + 6, end - at - 6));
+    for (const std::string& data : sse_events(tbody)) {
+        if (data.empty() || data[0] != '{') {
+            continue;
+        }
+        json::value e = json::parse(data);
         if (e.at("message_type").as_string() == "assistant_message") {
             otids.insert(std::string(e.at("otid").as_string()));
             text += std::string(e.at("content").as_string());
         }
-        at = end;
     }
     EXPECT_EQ(otids.size(), 1u);
     EXPECT_EQ(text, "ECHO: tokens please");
