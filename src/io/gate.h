@@ -59,6 +59,7 @@ public:
         KELPIE_ASSERT(!closing_);
         closing_ = true;
         if (count_ > 0) {
+            // lint: allow(temporary-await): trivially destructible (a pointer)
             co_await Drained{this};
         }
     }

@@ -191,6 +191,7 @@ Task<int> RealWorld::wait_for_signal(std::vector<int> signals) {
     for (int s : signals) {
         set.add(s);
     }
+    // lint: allow(lambda-await): not a coroutine call; the closure holds no owning member
     auto [ec, number] = co_await real::asio_op<int>(
         [&set](auto handler) { set.async_wait(std::move(handler)); },
         [&set] {

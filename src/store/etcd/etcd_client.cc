@@ -132,6 +132,7 @@ struct UnaryAwaiter {
 }  // namespace
 
 io::Task<grpc::Status> EtcdClient::perform(grpc::ClientContext* context, EtcdCall call) {
+    // lint: allow(lambda-await): not a coroutine call; the closure holds no owning member
     co_return co_await io::run_blocking(executor_, pool_, [&call, context] { return call(*context); });
 }
 
@@ -278,6 +279,7 @@ io::Task<void> EtcdClient::close() {
             void await_suspend(std::coroutine_handle<> h) { client->close_waiter_ = h; }
             void await_resume() const {}
         };
+        // lint: allow(temporary-await): trivially destructible (a pointer)
         co_await Wait{this};
     }
     kv_.reset();

@@ -346,20 +346,20 @@ io::Task<Result<LeaseInfo>> EtcdStore::keepalive(LeaseId lease) {
     etcdserverpb::LeaseKeepAliveResponse response;
     etcdserverpb::Lease::Stub* stub = client_.lease();
     // One round trip on a fresh LeaseKeepAlive stream: request, end of requests, one answer.
-    grpc::Status status = co_await client_.call_with_retry(
-        [stub, lease, &response](grpc::ClientContext& context) {
-            auto stream = stub->LeaseKeepAlive(&context);
-            etcdserverpb::LeaseKeepAliveRequest request;
-            request.set_id(lease.value);
-            response.Clear();
-            if (stream->Write(request)) {
-                (void)stream->WritesDone();
-                if (!stream->Read(&response)) {
-                    response.Clear();
-                }
+    EtcdCall call = [stub, lease, &response](grpc::ClientContext& context) {
+        auto stream = stub->LeaseKeepAlive(&context);
+        etcdserverpb::LeaseKeepAliveRequest request;
+        request.set_id(lease.value);
+        response.Clear();
+        if (stream->Write(request)) {
+            (void)stream->WritesDone();
+            if (!stream->Read(&response)) {
+                response.Clear();
             }
-            return stream->Finish();
-        });
+        }
+        return stream->Finish();
+    };
+    grpc::Status status = co_await client_.call_with_retry(std::move(call));
     if (!status.ok()) {
         co_return client_.read_error("lease keepalive", status);
     }
@@ -480,15 +480,14 @@ io::Task<WatchOutcome> EtcdStore::watch_once(std::string begin, std::string end,
     create->set_start_revision(after + 1);
     // The stream's deadline is the wait: the blocking Read returns when it passes (or when
     // close() cancels the call).
-    outcome.status = co_await client_.call_once(
-        [stub, &request, &outcome](grpc::ClientContext& context) {
-            auto stream = stub->Watch(&context);
-            if (stream->Write(request) && read_first_change(*stream, outcome)) {
-                context.TryCancel();  // done with a stream still open (else keep its status)
-            }
-            return stream->Finish();
-        },
-        wait);
+    EtcdCall call = [stub, &request, &outcome](grpc::ClientContext& context) {
+        auto stream = stub->Watch(&context);
+        if (stream->Write(request) && read_first_change(*stream, outcome)) {
+            context.TryCancel();  // done with a stream still open (else keep its status)
+        }
+        return stream->Finish();
+    };
+    outcome.status = co_await client_.call_once(std::move(call), wait);
     co_return outcome;
 }
 

@@ -269,6 +269,7 @@ io::Task<Result<Revision>> LocalStore::submit(PendingCommit& commit) {
         void await_suspend(std::coroutine_handle<> h) { commit->waiter = h; }
         void await_resume() const {}
     };
+    // lint: allow(temporary-await): trivially destructible (a pointer)
     co_await Done{&commit};
     co_return std::move(*commit.result);
 }
@@ -621,6 +622,7 @@ io::Task<void> LocalStore::close() {
             void await_suspend(std::coroutine_handle<> h) { store->close_waiter_ = h; }
             void await_resume() const {}
         };
+        // lint: allow(temporary-await): trivially destructible (a pointer)
         co_await Wait{this};
     }
     // Commits queued after the committer stopped can no longer be applied.
