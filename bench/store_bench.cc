@@ -43,11 +43,15 @@ io::Task<void> commit_loop(io::Executor* ex, store::Store* s, int writer, int co
                            Clock::time_point until, std::vector<double>* latencies,
                            bool with_read) {
     const int keys_per_writer = keys_total / concurrency;
+    // The keys are made before the timed loop: the figures are the store's, not the formatting's.
+    std::vector<std::string> keys;
+    for (int k = 0; k < keys_per_writer; k++) {
+        keys.push_back("bench/" + std::to_string(writer) + "/" + std::to_string(k));
+    }
     for (int64_t n = 0; Clock::now() < until; n++) {
         const auto start = Clock::now();
         auto t = s->begin();
-        const std::string key = "bench/" + std::to_string(writer) + "/" +
-                                std::to_string(n % keys_per_writer);
+        const std::string& key = keys[static_cast<size_t>(n % keys_per_writer)];
         if (with_read) {
             auto r = co_await t->get(key);
             KELPIE_ASSERT(r.ok());

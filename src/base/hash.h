@@ -1,8 +1,8 @@
 #pragma once
 
-// Small, fast, deterministic 64-bit hashing for trace hashes, digests and the store's record
-// checksum (the low 32 bits of hash_bytes: store/local/record.h). Not cryptographic: it detects
-// accidental corruption, not tampering.
+// Small, fast, deterministic 64-bit hashing for trace hashes, digests and stable ids (and the
+// checksum of version-1 store records: store/local/record.h; version 2 uses base/crc32c.h). Not
+// cryptographic.
 
 #include <cstdint>
 #include <initializer_list>

@@ -1,5 +1,6 @@
 #include "store/local/record.h"
 
+#include "base/crc32c.h"
 #include "base/hash.h"
 
 namespace kelpie::store::detail {
@@ -21,8 +22,10 @@ int64_t get_int64(std::string_view bytes) {
 }
 
 namespace {
-uint32_t checksum(std::string_view header, std::string_view value) {
-    return static_cast<uint32_t>(hash_bytes({header, value}));
+// By format version (REQUIRES: 1 or 2).
+uint32_t checksum(uint8_t version, std::string_view header, std::string_view value) {
+    return version == 1 ? static_cast<uint32_t>(hash_bytes({header, value}))
+                        : crc32c({header, value});
 }
 }  // namespace
 
@@ -32,7 +35,7 @@ std::string encode_record(Revision mod_revision, LeaseId lease, std::string_view
     out += static_cast<char>(record_format_version);
     put_int64(out, mod_revision);
     put_int64(out, lease.value);
-    const uint32_t sum = checksum(out, value);
+    const uint32_t sum = checksum(record_format_version, out, value);
     for (int shift = 24; shift >= 0; shift -= 8) {
         out += static_cast<char>((sum >> shift) & 0xff);
     }
@@ -48,15 +51,16 @@ Result<Record> decode_record(std::string_view key, std::string_view bytes) {
     if (bytes.size() < record_header_bytes) {
         return corrupt("truncated (" + std::to_string(bytes.size()) + " bytes)");
     }
-    if (static_cast<uint8_t>(bytes[0]) != record_format_version) {
-        return corrupt("unknown format version " + std::to_string(static_cast<uint8_t>(bytes[0])));
+    const auto version = static_cast<uint8_t>(bytes[0]);
+    if (version != 1 && version != 2) {
+        return corrupt("unknown format version " + std::to_string(version));
     }
     uint32_t stored = 0;
     for (size_t i = 17; i < 21; i++) {
         stored = (stored << 8) | static_cast<uint8_t>(bytes[i]);
     }
     const std::string_view value = bytes.substr(record_header_bytes);
-    if (stored != checksum(bytes.substr(0, 17), value)) {
+    if (stored != checksum(version, bytes.substr(0, 17), value)) {
         return corrupt("checksum mismatch");
     }
     return Record{get_int64(bytes.substr(1)), LeaseId(get_int64(bytes.substr(9))),

@@ -2,14 +2,15 @@
 
 // The stored form of a user key's value in the in-process backends (docs/internals/store_format.md):
 //
-//   byte 0      format version (1)
+//   byte 0      format version (2; 1 is still read)
 //   bytes 1-8   mod_revision, int64 big-endian
 //   bytes 9-16  lease id, int64 big-endian (0: none)
-//   bytes 17-20 checksum: low 32 bits of hash_bytes(bytes 0-16 + value), big-endian
+//   bytes 17-20 checksum, big-endian: crc32c(bytes 0-16 + value) in version 2; in version 1 the
+//               low 32 bits of hash_bytes(bytes 0-16 + value) (FNV-1a, weaker and slower)
 //   bytes 21-   the value
 //
-// decode_record validates everything: a wrong version, a short record or a checksum mismatch is
-// ErrorCode::corruption, naming the key.
+// decode_record validates everything: an unknown version, a short record or a checksum mismatch
+// is ErrorCode::corruption, naming the key.
 
 #include <string>
 #include <string_view>
@@ -19,7 +20,7 @@
 
 namespace kelpie::store::detail {
 
-inline constexpr uint8_t record_format_version = 1;
+inline constexpr uint8_t record_format_version = 2;  // what encode_record writes
 inline constexpr size_t record_header_bytes = 21;
 
 struct Record {
