@@ -74,7 +74,7 @@ protected:
         if (!raw->has_value()) {
             co_return std::optional<KeyValue>();
         }
-        auto record = decode_record(key, **raw);
+        auto record = decode_record(key, std::move(**raw));
         if (!record.ok()) {
             co_return std::move(record).error();
         }
@@ -99,7 +99,7 @@ protected:
             raw->resize(limit);
         }
         for (auto& [key, bytes] : *raw) {
-            auto record = decode_record(key, bytes);
+            auto record = decode_record(key, std::move(bytes));
             if (!record.ok()) {
                 co_return std::move(record).error();
             }

@@ -7,9 +7,11 @@ namespace kelpie::store::detail {
 
 void put_int64(std::string& out, int64_t v) {
     const auto u = static_cast<uint64_t>(v);
-    for (int shift = 56; shift >= 0; shift -= 8) {
-        out += static_cast<char>((u >> shift) & 0xff);
+    char bytes[8];
+    for (int i = 0; i < 8; i++) {
+        bytes[i] = static_cast<char>((u >> (56 - 8 * i)) & 0xff);
     }
+    out.append(bytes, sizeof bytes);  // one append: this runs twice per record written
 }
 
 int64_t get_int64(std::string_view bytes) {
@@ -43,7 +45,10 @@ std::string encode_record(Revision mod_revision, LeaseId lease, std::string_view
     return out;
 }
 
-Result<Record> decode_record(std::string_view key, std::string_view bytes) {
+namespace {
+
+// Validates `bytes` and returns its header fields (the value left empty).
+Result<Record> decode_header(std::string_view key, std::string_view bytes) {
     const auto corrupt = [&](const std::string& why) {
         return Error(ErrorCode::corruption, "stored record for key of " +
                                                 std::to_string(key.size()) + " bytes: " + why);
@@ -59,12 +64,29 @@ Result<Record> decode_record(std::string_view key, std::string_view bytes) {
     for (size_t i = 17; i < 21; i++) {
         stored = (stored << 8) | static_cast<uint8_t>(bytes[i]);
     }
-    const std::string_view value = bytes.substr(record_header_bytes);
-    if (stored != checksum(version, bytes.substr(0, 17), value)) {
+    if (stored != checksum(version, bytes.substr(0, 17), bytes.substr(record_header_bytes))) {
         return corrupt("checksum mismatch");
     }
-    return Record{get_int64(bytes.substr(1)), LeaseId(get_int64(bytes.substr(9))),
-                  std::string(value)};
+    return Record{get_int64(bytes.substr(1)), LeaseId(get_int64(bytes.substr(9))), std::string()};
+}
+
+}  // namespace
+
+Result<Record> decode_record(std::string_view key, std::string_view bytes) {
+    Result<Record> r = decode_header(key, bytes);
+    if (r.ok()) {
+        r->value = std::string(bytes.substr(record_header_bytes));
+    }
+    return r;
+}
+
+Result<Record> decode_record(std::string_view key, std::string&& bytes) {
+    Result<Record> r = decode_header(key, bytes);
+    if (r.ok()) {
+        bytes.erase(0, record_header_bytes);  // the value, in place: no second copy
+        r->value = std::move(bytes);
+    }
+    return r;
 }
 
 }  // namespace kelpie::store::detail

@@ -31,6 +31,8 @@ struct Record {
 
 std::string encode_record(Revision mod_revision, LeaseId lease, std::string_view value);
 Result<Record> decode_record(std::string_view key, std::string_view bytes);
+// The same, reusing `bytes`' storage for the value.
+Result<Record> decode_record(std::string_view key, std::string&& bytes);
 
 // Big-endian int64 helpers for system keys and records.
 void put_int64(std::string& out, int64_t v);
