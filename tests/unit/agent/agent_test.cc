@@ -176,6 +176,36 @@ TEST(AgentTools, ConversationSearchFindsNewestFirstIgnoringCase) {
     EXPECT_EQ(run(R"({"query":"milk"})"), "No results found.");
 }
 
+// A run's recorded stream is bounded (run_stream_recorded_bytes_max): past it, events are live
+// only, and following from before the cut is refused with a clear error instead of a stream with
+// a hole in it; following from the newest seq_id still works.
+TEST(RunStreamRecord, PastItsLimitFollowingFromBeforeTheCutIsRefused) {
+    io::SimWorld world(io::SimWorldOptions{.seed = 3});
+    io::Executor& ex = world.add_node();
+    RunStream stream(ex, false, /*record=*/true);
+    const std::string mib(1024 * 1024, 'x');
+    const size_t fit = run_stream_recorded_bytes_max / mib.size();
+    for (size_t i = 0; i < fit + 2; i++) {
+        json::object m;
+        m["message_type"] = "assistant_message";
+        m["content"] = mib;
+        stream.publish(std::move(m));
+    }
+    ASSERT_EQ(stream.last_seq_id(), static_cast<int64_t>(fit + 2));
+    Result<RunStream::Follower> early = stream.follow(0);
+    EXPECT_EQ(early.code(), ErrorCode::failed_precondition);
+    EXPECT_NE(early.error().message.find("outgrew"), std::string::npos);
+    Result<RunStream::Follower> now = stream.follow(stream.last_seq_id());
+    ASSERT_TRUE(now.ok());
+    EXPECT_TRUE(now->replay.empty());
+    ASSERT_NE(now->live, nullptr);
+    // A stream that is not recorded cannot be followed at all.
+    RunStream plain(ex, false);
+    EXPECT_EQ(plain.follow(0).code(), ErrorCode::failed_precondition);
+    stream.finish(json::object());
+    EXPECT_TRUE(now->live->closed());
+}
+
 // The system message is recompiled when what it shows of the memory changes (as Letta does), not
 // at every step: an unchanged prompt prefix is what the providers' prompt caches need.
 TEST_F(AgentTest, SystemMessageIsRecompiledOnlyWhenTheMemoryChanges) {

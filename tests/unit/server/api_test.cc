@@ -347,6 +347,14 @@ TEST(Api, ABackgroundStreamCutMidRunIsFollowedAgainFromItsLastSeqId) {
     EXPECT_NE(detail(refused).find("background"), std::string::npos);
     EXPECT_EQ(api.call("POST", "/v1/runs/run-00000000-0000-4000-8000-000000000000/stream", "{}").status, 404);
     EXPECT_EQ(api.call("POST", "/v1/runs/" + run_id + "/stream", R"({"starting_after":"x"})").status, 422);
+
+    // A node keeps the recordings of its last recorded_runs_max finished background runs.
+    for (size_t i = 0; i < agent::recorded_runs_max; i++) {
+        (void)api.drain(api.call("POST", "/v1/agents/" + id + "/messages",
+                                 R"({"input":"again","streaming":true,"background":true,"include_pings":false})"));
+    }
+    EXPECT_EQ(api.call("POST", "/v1/runs/" + run_id + "/stream", "{}").status, 400);
+    EXPECT_EQ(api.body(api.call("GET", "/v1/runs/" + run_id)).at("status").as_string(), "completed");
 }
 
 TEST(Api, StreamingSendIsFramedAsLettaSse) {
