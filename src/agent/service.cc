@@ -785,6 +785,30 @@ io::Task<Result<json::array>> AgentService::list_agents(Query query) {
     const std::vector<std::string> tags = query.get_all("tags");
     const bool match_all = query.get("match_all_tags").value_or("false") == "true";
     const std::optional<std::string> text = query.get("query_text");
+    if (!name.has_value() && tags.empty() && !text.has_value()) {
+        // No filter: the page is chosen from the index alone (creation order), and only its
+        // agents are read — `GET /v1/agents/?limit=1` (letta-code's first call) reads one agent,
+        // not every agent on the server.
+        std::vector<json::object> ids;
+        for (const store::KeyValue& kv : index) {
+            KELPIE_CO_TRY_ASSIGN(std::string id, records::agent_index_id(kv.key));
+            json::object entry;
+            entry["id"] = std::move(id);
+            ids.push_back(std::move(entry));
+        }
+        KELPIE_CO_TRY_ASSIGN(json::array window, page(std::move(ids), query, 50));
+        json::array out;
+        for (const json::value& entry : window) {
+            Result<json::object> a = co_await m.agent_state_json(str(entry.as_object(), "id"));
+            if (!a.ok() && a.code() != ErrorCode::not_found) {  // not_found: deleted meanwhile
+                co_return std::move(a).error();
+            }
+            if (a.ok()) {
+                out.push_back(std::move(*a));
+            }
+        }
+        co_return out;
+    }
     std::vector<json::object> agents;
     for (const store::KeyValue& kv : index) {
         KELPIE_CO_TRY_ASSIGN(std::string id, records::agent_index_id(kv.key));

@@ -189,6 +189,22 @@ TEST(Api, AgentsWithAndWithoutTrailingSlashAndPaginationTerminates) {
     std::sort(sorted_seen.begin(), sorted_seen.end());
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(sorted_seen, ids);
+    // An unfiltered list picks its page from the index before reading any agent; a filtered one
+    // reads them all: both must page alike (every name here contains "a").
+    ASSERT_EQ(all.size(), 5u);
+    auto listed = [&](const std::string& q) {
+        std::vector<std::string> out;
+        const json::value page = api.body(api.call("GET", "/v1/agents/?" + q));
+        for (const json::value& v : page.as_array()) {
+            out.emplace_back(v.at("id").as_string());
+        }
+        return out;
+    };
+    for (const std::string& q : std::vector<std::string>{"limit=2&order=asc", "limit=3&before=" + all[1], "order=asc&after=" + all[3] + "&limit=2",
+                                "after=" + all[0] + "&before=" + all[4], "after=no-such-agent&limit=4"}) {
+        EXPECT_EQ(listed(q), listed(q + "&query_text=a")) << q;
+        EXPECT_FALSE(listed(q).empty()) << q;
+    }
     // Tags as repeated query parameters.
     api.call("PATCH", "/v1/agents/" + ids[1], R"({"tags":["x","y"]})");
     json::array tagged = api.body(api.call("GET", "/v1/agents/?tags=x&tags=z")).as_array();
