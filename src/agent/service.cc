@@ -297,10 +297,9 @@ struct AgentService::Impl {
     // retrieve_agent_text's renderings, by agent id: (store revision when rendered, the JSON).
     std::unordered_map<std::string, std::pair<store::Revision, std::string>> renderings;
     // Recorded streams of background runs started here, by run id: those running, and the last
-    // recorded_runs_max finished (oldest first in `recorded_finished`).
+    // recorded_runs_max finished; `recorded_order` has their run ids as started, oldest first.
     std::unordered_map<std::string, std::shared_ptr<RunStream>> recorded;
-    std::deque<std::string> recorded_finished;
-    std::deque<std::string> recorded_order;  // run ids as started, oldest first (may be stale)
+    std::deque<std::string> recorded_order;
 
     std::string now() const { return records::iso_time(executor.wall_now()); }
 
@@ -1530,8 +1529,10 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
                     }
                 }
             }
+            if (!m.recorded.contains(run_id)) {
+                m.recorded_order.push_back(run_id);  // (a retry by the same key replaces it)
+            }
             m.recorded[run_id] = stream;
-            m.recorded_order.push_back(run_id);
         }
     }
     const std::string key = idempotency_key.empty() ? run_id : "http:" + idempotency_key;
@@ -1540,13 +1541,14 @@ io::Task<Result<SendResult>> AgentService::send_message(std::string agent_id, st
     if (stream != nullptr) {
         stream->finish(result);
         if (stream->recorded()) {
-            m.recorded_finished.push_back(run_id);
-            while (m.recorded_finished.size() > recorded_runs_max) {
-                auto oldest = m.recorded.find(m.recorded_finished.front());
-                if (oldest != m.recorded.end() && oldest->second->outcome().has_value()) {
-                    m.recorded.erase(oldest);  // (a retry of it may be running: then kept)
+            // Forget the oldest finished recordings beyond recorded_runs_max (running ones stay).
+            size_t finished = 0;
+            for (auto it = m.recorded_order.rbegin(); it != m.recorded_order.rend(); ++it) {
+                auto found = m.recorded.find(*it);
+                if (found != m.recorded.end() && found->second->outcome().has_value() &&
+                    ++finished > recorded_runs_max) {
+                    m.recorded.erase(found);
                 }
-                m.recorded_finished.pop_front();
             }
             std::erase_if(m.recorded_order, [&m](const std::string& r) { return !m.recorded.contains(r); });
         }

@@ -211,22 +211,14 @@ std::string stream_tail(const Result<json::object>& outcome, bool overflowed) {
     return tail + "data: [DONE]\n\n";
 }
 
-struct SendOutcome {
-    std::optional<Result<json::object>> result;
-};
-
 io::Task<void> run_send(agent::AgentService* agents, std::string agent_id, std::string conversation,
-                        json::value body, std::shared_ptr<agent::RunStream> stream, std::string key,
-                        std::shared_ptr<SendOutcome> outcome) {
+                        json::value body, std::shared_ptr<agent::RunStream> stream, std::string key) {
     Result<agent::SendResult> r =
         co_await agents->send_message(std::move(agent_id), std::move(conversation), std::move(body),
                                       stream, std::move(key));
-    if (r.ok()) {
-        outcome->result.emplace(std::move(r->response));
-    } else {
-        outcome->result.emplace(std::move(r).error());
+    if (!stream->outcome().has_value()) {
+        stream->finish(std::move(r).error());  // refused before the run began
     }
-    stream->events.close();  // (already closed by the service; also covers early failures)
 }
 
 // Writes a run's events as SSE while it runs, then the stop reason, usage and [DONE].
@@ -235,19 +227,16 @@ io::Task<void> produce_stream(io::Executor* executor, agent::AgentService* agent
                               std::string key, bool pings, BodyWriter& writer) {
     auto stream = std::make_shared<agent::RunStream>(
         *executor, body_flag(body, "stream_tokens", false), body_flag(body, "background", false));
-    auto outcome = std::make_shared<SendOutcome>();
     // The run goes on even if the client leaves: it is a durable invocation.
     io::spawn(*executor, run_send(agents, std::move(agent_id), std::move(conversation), std::move(body),
-                                  stream, std::move(key), outcome));
+                                  stream, std::move(key)));
     // The client's own channel: shared with the stream, which owns it.
     std::shared_ptr<io::Channel<std::string>> events(stream, &stream->events);
     const bool connected = co_await forward_events(executor, stream, events, pings, true, writer);
-    // The stream closes when the run's turn ends; the outcome is set right after.
-    while (!outcome->result.has_value()) {
-        co_await executor->yield();
-    }
+    // The channel closes only in RunStream::finish, which sets the outcome first.
+    KELPIE_ASSERT(stream->outcome().has_value());
     if (connected) {
-        (void)co_await writer.write(stream_tail(*outcome->result, stream->overflowed));
+        (void)co_await writer.write(stream_tail(*stream->outcome(), stream->overflowed));
     }
 }
 

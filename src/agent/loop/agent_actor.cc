@@ -840,7 +840,7 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
         env.history = [this, &conversation] { return conversation_history(conversation); };
         const Instant started = shared_->executor.now();
         Result<std::string> result = it->second.run(args.as_object(), env);
-        tool_work = tool_work + (shared_->executor.now() - started);
+        tool_work += shared_->executor.now() - started;
         (void)persist_blocks(context, env.changed);
         if (!result.ok()) {
             return std::pair<bool, std::string>(false, result.error().message);
