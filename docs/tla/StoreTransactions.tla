@@ -20,6 +20,11 @@
 (* commits trivially (nothing checked, nothing applied, rev unchanged).   *)
 (* With UnknownResult, a commit may also end in `unknown_result`: the     *)
 (* client does not learn whether it applied (either is possible).         *)
+(* The etcd backend may also commit several transactions in one step (a   *)
+(* batch: one etcd Txn holding each as a nested Txn with its own          *)
+(* compares): every compare is evaluated against the state before the     *)
+(* batch, and the writes of those that pass are applied together at       *)
+(* revision rev + 1, which they share.                                    *)
 (*                                                                         *)
 (* Constants chosen by the .cfg files:                                    *)
 (*   CheckReads    FALSE: commit skips the read check (the bug class      *)
@@ -46,6 +51,11 @@
 (*                 that reaches 0 is cleared).                            *)
 (*   Funded        keys present (value 1) before any transaction runs,    *)
 (*                 written by a genesis commit at revision 1.             *)
+(*   Batching      "none": one commit per step.                           *)
+(*                 "independent": batches of commits of which none writes  *)
+(*                 a key another reads or writes (the etcd backend).      *)
+(*                 "any": BUGGY, batches only keep writes apart (what etcd *)
+(*                 itself demands): write skew slips through.             *)
 (***************************************************************************)
 EXTENDS Integers, FiniteSets, Sequences, TLC
 
@@ -60,11 +70,13 @@ CONSTANTS
     CheckReads,     \* BOOLEAN
     Resolver,       \* "history" | "modrev" | "modrev_lt" | "observed_only"
     Workload,       \* "generic" | "bank"
-    UnknownResult   \* BOOLEAN: model commits whose outcome the client never learns
+    UnknownResult,  \* BOOLEAN: model commits whose outcome the client never learns
+    Batching        \* "none" | "independent" | "any"
 
 ASSUME CheckReads \in BOOLEAN /\ UnknownResult \in BOOLEAN
 ASSUME Resolver \in {"history", "modrev", "modrev_lt", "observed_only"}
 ASSUME Workload \in {"generic", "bank"}
+ASSUME Batching \in {"none", "independent", "any"}
 ASSUME Funded \subseteq Keys /\ Values \subseteq (Nat \ {0})
 
 VARIABLES
@@ -101,6 +113,11 @@ SumOver(S, s) == IF S = {} THEN 0
 
 HasWrites(t) == \E k \in Keys : wbuf[t][k] # None
 ReadKeys(t) == pts[t] \cup rng[t]      \* the read set used for conflicts
+WriteKeys(t) == {k \in Keys : wbuf[t][k] # None}
+\* Neither writes a key the other reads or writes (etcd's can_share_batch).
+Independent(t, u) ==
+    /\ WriteKeys(t) \cap (ReadKeys(u) \cup WriteKeys(u)) = {}
+    /\ WriteKeys(u) \cap ReadKeys(t) = {}
 SnapOf(t) == IF snap[t] = -1 THEN rev ELSE snap[t]
 
 -----------------------------------------------------------------------------
@@ -186,18 +203,25 @@ Conflicts(t, s) ==
             \/ \E k \in pts[t] : Cur[k].mod # At(s)[k].mod
             \/ \E k \in rng[t] : At(s)[k].val # NoValue /\ Cur[k].mod # At(s)[k].mod
 
-\* Applies t's buffered writes as the commit at revision rev + 1.
-Apply(t) ==
+\* Applies the buffered writes of the transactions in W (whose write sets are
+\* disjoint) as one commit at revision rev + 1.
+ApplyAll(W) ==
     LET r == rev + 1
+        writes == [k \in Keys |->
+                     IF \E t \in W : wbuf[t][k] # None
+                       THEN wbuf[CHOOSE t \in W : wbuf[t][k] # None][k]
+                       ELSE None]
         next == [k \in Keys |->
-                   IF wbuf[t][k] = None THEN Cur[k]
-                   ELSE IF wbuf[t][k] = NoValue THEN [val |-> NoValue, mod |-> 0]
-                   ELSE [val |-> wbuf[t][k], mod |-> r]]
+                   IF writes[k] = None THEN Cur[k]
+                   ELSE IF writes[k] = NoValue THEN [val |-> NoValue, mod |-> 0]
+                   ELSE [val |-> writes[k], mod |-> r]]
     IN /\ rev' = r
        /\ hist' = Append(hist, next)
-       /\ log' = Append(log, wbuf[t])
-       /\ applied' = [applied EXCEPT ![t] = TRUE]
-       /\ crev' = [crev EXCEPT ![t] = r]
+       /\ log' = Append(log, writes)
+       /\ applied' = [t \in Txns |-> t \in W \/ applied[t]]
+       /\ crev' = [t \in Txns |-> IF t \in W THEN r ELSE crev[t]]
+
+Apply(t) == ApplyAll({t})
 
 \* A transaction without writes commits trivially: nothing checked or applied.
 \* It serializes at its snapshot, not at its commit.
@@ -228,6 +252,35 @@ CommitWrites(t) ==
             /\ phase' = [phase EXCEPT ![t] = "unknown"]
             /\ UNCHANGED <<applied, crev>> /\ StoreUnchanged
 
+\* A batch of commits in one step (the etcd backend): each is checked against
+\* the state before the batch; those that pass are applied together. Either
+\* the answer arrives (each learns its own outcome) or, with UnknownResult, it
+\* is lost (all learn nothing, applied or not).
+CommitBatch(B) ==
+    /\ Batching # "none"
+    /\ Cardinality(B) >= 2
+    /\ \A t \in B : phase[t] = "active" /\ HasWrites(t)
+    /\ \A t, u \in B : t # u => WriteKeys(t) \cap WriteKeys(u) = {}
+    /\ Batching = "independent" => \A t, u \in B : t # u => Independent(t, u)
+    /\ snap' = [t \in Txns |-> IF t \in B THEN SnapOf(t) ELSE snap[t]]
+    /\ UNCHANGED <<rdv, pts, rng, wbuf>>
+    /\ LET ok == {t \in B : ~CheckReads \/ ~Conflicts(t, SnapOf(t))}
+           answered == [t \in Txns |-> IF t \in ok THEN "committed"
+                                       ELSE IF t \in B THEN "conflict"
+                                       ELSE phase[t]]
+           lost == [t \in Txns |-> IF t \in B THEN "unknown" ELSE phase[t]]
+       IN \/ /\ ok # {}
+             /\ ApplyAll(ok)
+             /\ \/ phase' = answered
+                \/ UnknownResult /\ phase' = lost
+          \/ /\ ok = {}
+             /\ \/ phase' = answered
+                \/ UnknownResult /\ phase' = lost
+             /\ UNCHANGED <<applied, crev>> /\ StoreUnchanged
+          \/ /\ UnknownResult   \* the request or its answer was lost; nothing applied
+             /\ phase' = lost
+             /\ UNCHANGED <<applied, crev>> /\ StoreUnchanged
+
 Done == /\ \A t \in Txns : phase[t] # "active"
         /\ UNCHANGED vars
 
@@ -239,6 +292,7 @@ Next ==
          \/ \E a, b \in Keys : Transfer(t, a, b)
          \/ CommitReadOnly(t)
          \/ CommitWrites(t)
+    \/ \E B \in SUBSET Txns : CommitBatch(B)
     \/ Done
 
 Spec == Init /\ [][Next]_vars
@@ -269,14 +323,34 @@ Counted(t) == phase[t] = "committed" \/ applied[t]
 \* its snapshot if it was read-only.
 SerialPoint(t) == IF crev[t] > 0 THEN crev[t] - 1 ELSE snap[t]
 
-\* Serializability (in commit order, read-only transactions at their snapshot):
+\* t must come before u in a batch (both applied at one revision): u wrote a
+\* key that t observed with another value, so t has to see the state without
+\* u's write.
+ReadsBefore(t, u) ==
+    /\ t # u /\ crev[t] > 0 /\ crev[t] = crev[u]
+    /\ \E k \in Keys : rdv[t][k] # NotRead /\ wbuf[u][k] \notin {None, rdv[t][k]}
+
+\* Serializability (in commit order, read-only transactions at their snapshot,
+\* the commits of a batch in an order that puts readers before writers):
 \* every value a counted transaction observed from the store equals the value
 \* in the state its serial position sees. Since the writes it chose depend only
 \* on what it observed, running the counted transactions one at a time in that
-\* order produces the same reads and the same final store.
+\* order produces the same reads and the same final store. Within a batch,
+\* every member observed the state before the batch, so such an order must
+\* exist: ReadsBefore has no cycle (none in write skew: each read what the
+\* other wrote).
 Serializable ==
-    \A t \in Txns : Counted(t) =>
-        \A k \in Keys : rdv[t][k] # NotRead => rdv[t][k] = At(SerialPoint(t))[k].val
+    /\ \A t \in Txns : Counted(t) =>
+         \A k \in Keys : rdv[t][k] # NotRead => rdv[t][k] = At(SerialPoint(t))[k].val
+    /\ \E order \in [Txns -> 1..Cardinality(Txns)] :
+         \A t, u \in Txns : ReadsBefore(t, u) => order[t] < order[u]
+
+\* What the etcd backend's batching claims, stricter than Serializable needs:
+\* the commits of a batch are independent (none observed or wrote a key
+\* another wrote), so they serialize in any order.
+BatchesIndependent ==
+    \A t, u \in Txns : t # u /\ crev[t] > 0 /\ crev[t] = crev[u] =>
+        \A k \in Keys : wbuf[u][k] = None \/ (rdv[t][k] = NotRead /\ wbuf[t][k] = None)
 
 \* Bank: the money in the accounts never changes.
 ConservedTotal == Workload = "bank" => SumOver(Keys, Cur) = Total
@@ -294,10 +368,11 @@ ModRevisionIsCommitRevision ==
          \A k \in Keys : wbuf[t][k] \in Nat => At(crev[t])[k].mod = crev[t]
     /\ \A k \in Keys : Cur[k].mod <= rev /\ (Cur[k].val = NoValue <=> Cur[k].mod = 0)
 
-\* Each applied commit has its own revision; nothing applies without one.
-UniqueCommitRevisions ==
+\* Each applied commit has a revision greater than its snapshot; nothing applies
+\* without one. Commits share a revision only in a batch.
+CommitRevisions ==
     /\ \A t \in Txns : applied[t] <=> crev[t] > 0
-    /\ \A t1, t2 \in Txns : t1 # t2 /\ crev[t1] > 0 => crev[t1] # crev[t2]
+    /\ \A t1, t2 \in Txns : t1 # t2 /\ crev[t1] > 0 /\ crev[t1] = crev[t2] => Batching # "none"
     /\ \A t \in Txns : crev[t] > 0 => snap[t] < crev[t]
 
 \* A transaction that read nothing (blind writes only) never conflicts.
@@ -306,8 +381,8 @@ BlindWritesNeverConflict ==
 
 (* Action properties *)
 
-\* The revision never decreases; each step adds at most one commit, and a step
-\* that does not apply writes does not move it.
+\* The revision never decreases; each step adds at most one revision (one
+\* commit, or one batch), and a step that does not apply writes does not move it.
 RevisionsIncrease ==
     [][/\ rev' \in {rev, rev + 1}
        /\ (rev' = rev + 1) <=> (\E t \in Txns : ~applied[t] /\ applied'[t])]_vars

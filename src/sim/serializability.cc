@@ -23,6 +23,11 @@ std::string check_serializable(const std::vector<CommittedTransaction>& history)
         for (const auto& [k, observed] : c.reads) {
             const auto& revisions = writes[k];
             auto it = std::lower_bound(revisions.begin(), revisions.end(), c.revision);
+            const bool wrote_k = std::find(c.writes.begin(), c.writes.end(), k) != c.writes.end();
+            if (it != revisions.end() && *it == c.revision && !wrote_k) {
+                return "commits sharing revision " + std::to_string(c.revision) +
+                       " are not independent: one read " + k + ", which another wrote";
+            }
             const store::Revision before = it == revisions.begin() ? 0 : *std::prev(it);
             if (before != observed) {
                 return "commit at revision " + std::to_string(c.revision) + " read " + k +

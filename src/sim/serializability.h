@@ -3,8 +3,10 @@
 // A history checker for store transactions: given what each committed transaction read (keys with
 // the mod_revision observed) and wrote, at which commit revision, it decides whether the history
 // is serializable in commit-revision order — every key a transaction read had, just before its
-// commit, exactly the mod_revision it observed. Used by the simulator's bank workload and by the
-// store property tests (one checker, not two).
+// commit, exactly the mod_revision it observed. Commits may share a revision (the etcd backend
+// applies independent commits in one Txn); those must be independent — none writes a key another
+// one reads or writes — so that any order among them is a serial one. Used by the simulator's
+// bank workload and by the store property tests (one checker, not two).
 
 #include <string>
 #include <utility>

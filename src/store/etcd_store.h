@@ -1,9 +1,14 @@
 #pragma once
 
 // The etcd backend: the store's semantics on an etcd v3 cluster (3.4+), for multi-node
-// deployments. Every transaction is one etcd Txn: its reads become compares on mod_revision at
-// the transaction's snapshot revision, its writes the Txn's operations; leases and watches are
+// deployments. Every commit is one etcd Txn: its reads become compares on mod_revision at the
+// transaction's snapshot revision, its writes the Txn's operations; leases and watches are
 // etcd's own. Store revisions are etcd revisions and LeaseIds are etcd lease ids.
+//
+// Concurrent calls are batched, one batch in flight at a time: transactions' first reads go
+// together in one read-only Txn (they share its revision as their snapshot), and independent
+// commits (none writes a key another reads or writes) go together in one Txn, each as a nested
+// Txn with its own compares, applied at one revision they share. At concurrency 1 nothing waits.
 //
 // Errors specific to this backend:
 // - unavailable: the cluster did not answer (no quorum, no member reachable) within the call
@@ -13,8 +18,9 @@
 //   broken connection). Commits are never retried internally.
 // - conflict: also when a transaction's snapshot revision has been compacted away.
 //
-// gRPC calls are synchronous and run on `pool`, never on the executor's thread; a pending watch
-// holds one pool thread while it waits.
+// Unary gRPC calls (reads, commits, lease grants) use gRPC's callback API and hold no thread while
+// in flight; streaming calls (a keepalive, a watch) are synchronous and run on `pool`, never on the
+// executor's thread: a pending watch holds one pool thread while it waits.
 
 #include <memory>
 #include <string>

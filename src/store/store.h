@@ -21,8 +21,11 @@
 // Leases (etcd's model): grant(ttl) gives a lease; keys written with it are deleted when it expires
 // or is revoked. Expiry is decided by the store's clock; keepalive() restarts the TTL and reports it.
 //
-// Revisions: every commit that writes anything advances the store revision by one; a key's
-// mod_revision is the revision of the commit that last wrote it. watch() waits for a change.
+// Revisions: every commit that writes anything advances the store revision; a key's mod_revision
+// is the revision of the commit that last wrote it. Commits may share a revision: the etcd backend
+// applies independent commits (none writes a key another reads or writes) together, so they are
+// equivalent to one after the other in any order; the in-process backends give each commit its
+// own. watch() waits for a change.
 
 #include <cstdint>
 #include <functional>

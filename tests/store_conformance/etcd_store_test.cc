@@ -7,6 +7,8 @@
 // Method: pure functions are checked directly; cluster cases are coroutines over the Store API
 // (raw gRPC only to compact).
 
+#include <set>
+
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
@@ -93,6 +95,61 @@ TEST(EtcdTxn, InconsistentObservationsConflict) {
     reads.keys = {{"p", 5}, {"p", 6}};
     EXPECT_EQ(detail::build_commit_txn({Mutation{.key = "w"}}, reads, 10).code(),
               ErrorCode::conflict);
+}
+
+// A commit Txn that reads `read_keys` (absent) and the range [range_begin, range_end) if given,
+// and applies `mutations`.
+etcdserverpb::TxnRequest commit_txn(std::vector<std::string> read_keys,
+                                    std::vector<Mutation> mutations,
+                                    std::pair<std::string, std::string> range = {}) {
+    ReadSet reads;
+    for (const std::string& key : read_keys) {
+        reads.keys.push_back({key, 0});
+    }
+    if (!range.first.empty()) {
+        reads.ranges.push_back({range.first, range.second, {}});
+    }
+    auto txn = detail::build_commit_txn(mutations, reads, 10);
+    KELPIE_ASSERT(txn.ok());
+    return *txn;
+}
+
+Mutation set_key(std::string key) { return Mutation{.kind = Mutation::Kind::set, .key = key}; }
+
+TEST(EtcdTxn, CommitsShareABatchOnlyIfNeitherWritesWhatTheOtherTouches) {
+    auto share = [](const etcdserverpb::TxnRequest& a, const etcdserverpb::TxnRequest& b) {
+        const bool ab = detail::can_share_batch(detail::footprint_of(a), detail::footprint_of(b));
+        const bool ba = detail::can_share_batch(detail::footprint_of(b), detail::footprint_of(a));
+        EXPECT_EQ(ab, ba);
+        return ab;
+    };
+    const auto reads_p_writes_a = commit_txn({"p"}, {set_key("a")});
+    // Both read p: reads never exclude each other.
+    EXPECT_TRUE(share(reads_p_writes_a, commit_txn({"p"}, {set_key("b")})));
+    // One writes what the other read (the write-skew pair), or what it writes.
+    EXPECT_FALSE(share(reads_p_writes_a, commit_txn({}, {set_key("p")})));
+    EXPECT_FALSE(share(reads_p_writes_a, commit_txn({"a"}, {set_key("q")})));
+    EXPECT_FALSE(share(reads_p_writes_a, commit_txn({}, {set_key("a")})));
+    EXPECT_FALSE(share(reads_p_writes_a,
+                       commit_txn({}, {Mutation{.kind = Mutation::Kind::clear, .key = "a"}})));
+    // Ranges: a write inside a range read (a phantom) or inside a cleared range; the end is
+    // exclusive.
+    const auto reads_range = commit_txn({}, {set_key("z")}, {"r/", "r0"});
+    EXPECT_FALSE(share(reads_range, commit_txn({}, {set_key("r/x")})));
+    EXPECT_TRUE(share(reads_range, commit_txn({}, {set_key("r0")})));
+    EXPECT_TRUE(share(reads_range, commit_txn({}, {set_key("r")})));
+    const auto clears_range = commit_txn(
+        {}, {Mutation{.kind = Mutation::Kind::clear_range, .key = "m", .end = "n"}});
+    EXPECT_FALSE(share(clears_range, commit_txn({"m/x"}, {set_key("y")})));
+    EXPECT_FALSE(share(clears_range, commit_txn({}, {set_key("m")})));
+    EXPECT_TRUE(share(clears_range, commit_txn({"n"}, {set_key("y")})));
+    // etcd's "\0" range end reaches the end of the keyspace.
+    etcdserverpb::TxnRequest to_the_end;
+    auto* compare = to_the_end.add_compare();
+    compare->set_key("t");
+    compare->set_range_end(std::string(1, '\0'));
+    EXPECT_FALSE(share(to_the_end, commit_txn({}, {set_key("\xff\xff")})));
+    EXPECT_TRUE(share(to_the_end, commit_txn({}, {set_key("s")})));
 }
 
 TEST(EtcdUrl, Parses) {
@@ -285,6 +342,142 @@ io::Task<void> close_ends_a_watch(io::Executor* ex, Store* s) {
     EXPECT_EQ((co_await put(*s, k("cw/x"), "v")).code(), ErrorCode::closed);
 }
 TEST_F(EtcdStoreTest, CloseEndsAWatch) { run(close_ends_a_watch(&ex(), &store())); }
+
+// Batching. Coroutines started together run to their first suspension in order, so a first
+// commit leads a batch at once and the ones started with it queue behind it: they go together in
+// the next batch, as far as they can share one.
+
+io::Task<void> blind_put(Store* s, std::string key, Result<Revision>* out) {
+    *out = co_await put(*s, std::move(key), "v");
+}
+
+io::Task<void> concurrent_commits_share_a_batch(Store* s) {
+    constexpr int writers = 16;
+    std::vector<Result<Revision>> revisions(writers, Error(ErrorCode::internal, "unset"));
+    std::vector<io::Task<void>> tasks;
+    for (int i = 0; i < writers; i++) {
+        tasks.push_back(blind_put(s, k("batch/") + std::to_string(i), &revisions[size_t(i)]));
+    }
+    co_await io::when_all(std::move(tasks));
+    std::set<Revision> distinct;
+    for (const Result<Revision>& r : revisions) {
+        CO_ASSERT_OK(r);
+        distinct.insert(*r);
+    }
+    EXPECT_LT(distinct.size(), size_t(writers));  // batched: several commits in one etcd Txn
+    // Each key's mod_revision is its commit's revision, shared or not.
+    auto t = s->begin();
+    auto all = co_await t->range(k("batch/"), k("batch0"));
+    CO_ASSERT_OK(all);
+    CO_ASSERT(all->pairs.size() == size_t(writers));
+    for (const KeyValue& kv : all->pairs) {
+        const int i = std::stoi(kv.key.substr(k("batch/").size()));
+        EXPECT_EQ(kv.mod_revision, *revisions[size_t(i)]) << kv.key;
+    }
+}
+TEST_F(EtcdStoreTest, ConcurrentCommitsShareABatch) {
+    run(concurrent_commits_share_a_batch(&store()));
+}
+
+io::Task<void> commit_into(Transaction* t, Result<Revision>* out) { *out = co_await t->commit(); }
+
+// Write skew: each reads x and y and, seeing both 0, sets its own to 1 ("at most one is 1").
+// etcd checks every compare of a batch against the state before it, so in one batch both
+// would commit; serializable, one must conflict.
+io::Task<void> write_skew_is_not_batched(Store* s) {
+    CO_ASSERT_OK(co_await put(*s, k("skew/x"), "0"));
+    CO_ASSERT_OK(co_await put(*s, k("skew/y"), "0"));
+    auto t1 = s->begin();
+    auto t2 = s->begin();
+    for (Transaction* t : {t1.get(), t2.get()}) {
+        auto x = co_await t->get(k("skew/x"));
+        auto y = co_await t->get(k("skew/y"));
+        CO_ASSERT_OK(x);
+        CO_ASSERT_OK(y);
+        CO_ASSERT((*x)->value == "0" && (*y)->value == "0");
+    }
+    CO_ASSERT_OK(t1->set(k("skew/x"), "1"));
+    CO_ASSERT_OK(t2->set(k("skew/y"), "1"));
+    Result<Revision> filler = Error(ErrorCode::internal, "unset");
+    Result<Revision> c1 = filler;
+    Result<Revision> c2 = filler;
+    std::vector<io::Task<void>> tasks;
+    tasks.push_back(blind_put(s, k("skew/filler"), &filler));  // leads; t1 and t2 queue
+    tasks.push_back(commit_into(t1.get(), &c1));
+    tasks.push_back(commit_into(t2.get(), &c2));
+    co_await io::when_all(std::move(tasks));
+    CO_ASSERT_OK(filler);
+    CO_ASSERT_OK(c1);  // first in line
+    CO_ASSERT(!c2.ok());  // else both of the write-skew pair were applied
+    EXPECT_EQ(c2.code(), ErrorCode::conflict);
+}
+TEST_F(EtcdStoreTest, WriteSkewIsNotBatched) { run(write_skew_is_not_batched(&store())); }
+
+io::Task<void> commit_with_lease(Store* s, std::string key, LeaseId lease, Result<Revision>* out) {
+    auto t = s->begin();
+    (void)t->set(key, "v", WriteOptions{.lease = lease});
+    *out = co_await t->commit();
+}
+
+// A batch that etcd refuses for one member's sake (its lease is gone) is sent again commit by
+// commit: that one fails, the others commit.
+io::Task<void> refused_batch_is_resent_one_by_one(Store* s) {
+    auto lease = co_await s->grant_lease(Duration::s(10));
+    CO_ASSERT_OK(lease);
+    CO_ASSERT_OK(co_await s->revoke_lease(*lease));
+    Result<Revision> filler = Error(ErrorCode::internal, "unset");
+    Result<Revision> dead = filler;
+    Result<Revision> a = filler;
+    Result<Revision> b = filler;
+    std::vector<io::Task<void>> tasks;
+    tasks.push_back(blind_put(s, k("refused/filler"), &filler));
+    tasks.push_back(blind_put(s, k("refused/a"), &a));
+    tasks.push_back(commit_with_lease(s, k("refused/dead"), *lease, &dead));
+    tasks.push_back(blind_put(s, k("refused/b"), &b));
+    co_await io::when_all(std::move(tasks));
+    CO_ASSERT_OK(filler);
+    CO_ASSERT_OK(a);
+    CO_ASSERT_OK(b);
+    EXPECT_EQ(dead.code(), ErrorCode::lease_expired);
+    auto keys = co_await keys_in(*s, k("refused/"), k("refused0"));
+    CO_ASSERT_OK(keys);
+    EXPECT_EQ(*keys, (std::vector<std::string>{"refused/a", "refused/b", "refused/filler"}));
+}
+TEST_F(EtcdStoreTest, RefusedBatchIsResentOneByOne) {
+    run(refused_batch_is_resent_one_by_one(&store()));
+}
+
+io::Task<void> read_into(Store* s, std::string key, std::string* value, Revision* snapshot) {
+    auto t = s->begin();
+    auto r = co_await t->get(key);
+    if (r.ok() && r->has_value()) {
+        *value = (*r)->value;
+    }
+    *snapshot = t->read_revision();
+}
+
+// First reads that queue go in one batch at one snapshot, which is never older than a commit
+// acknowledged before they started.
+io::Task<void> concurrent_first_reads_share_a_snapshot(Store* s) {
+    auto committed = co_await put(*s, k("snap/x"), "1");
+    CO_ASSERT_OK(committed);
+    constexpr int readers = 8;
+    std::vector<std::string> values(readers);
+    std::vector<Revision> snapshots(readers);
+    std::vector<io::Task<void>> tasks;
+    for (int i = 0; i < readers; i++) {
+        tasks.push_back(read_into(s, k("snap/x"), &values[size_t(i)], &snapshots[size_t(i)]));
+    }
+    co_await io::when_all(std::move(tasks));
+    for (int i = 0; i < readers; i++) {
+        EXPECT_EQ(values[size_t(i)], "1");
+        EXPECT_GE(snapshots[size_t(i)], *committed);
+    }
+    EXPECT_LT(std::set<Revision>(snapshots.begin(), snapshots.end()).size(), size_t(readers));
+}
+TEST_F(EtcdStoreTest, ConcurrentFirstReadsShareASnapshot) {
+    run(concurrent_first_reads_share_a_snapshot(&store()));
+}
 
 // Compacts the cluster's history up to `revision` (not part of the Store API).
 grpc::Status compact(Revision revision) {

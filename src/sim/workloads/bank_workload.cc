@@ -28,10 +28,15 @@ io::Task<void> BankWorkload::transfer_worker(io::Executor& ex, store::Store& s) 
     for (uint32_t n = 0; n < options_.transfers && !failure_; n++) {
         const auto from = static_cast<uint32_t>(ex.random().below(options_.accounts));
         const auto to = static_cast<uint32_t>(ex.random().below(options_.accounts));
+        const auto guarantor = static_cast<uint32_t>(ex.random().below(options_.accounts));
         const int64_t amount = ex.random().between(1, 10);
         CommittedTransaction attempt;
+        // A transfer also reads a guarantor account, which it does not write, and moves money
+        // only while that account is in credit: two transfers may then each write what the other
+        // only read (write skew), which only a serializable store keeps from both committing.
         store::TransactionBody<store::Revision> body =
-            [from, to, amount, &attempt](store::Transaction& t) -> io::Task<Result<store::Revision>> {
+            [from, to, guarantor, amount,
+             &attempt](store::Transaction& t) -> io::Task<Result<store::Revision>> {
             attempt = CommittedTransaction{};
             auto a = co_await read_account(t, from);
             if (!a.ok()) {
@@ -41,9 +46,15 @@ io::Task<void> BankWorkload::transfer_worker(io::Executor& ex, store::Store& s) 
             if (!b.ok()) {
                 co_return std::move(b).error();
             }
-            attempt.reads = {{a->key, a->mod_revision}, {b->key, b->mod_revision}};
+            auto g = co_await read_account(t, guarantor);
+            if (!g.ok()) {
+                co_return std::move(g).error();
+            }
+            attempt.reads = {{a->key, a->mod_revision},
+                             {b->key, b->mod_revision},
+                             {g->key, g->mod_revision}};
             const int64_t balance_from = std::stoll(a->value);
-            if (from == to || balance_from < amount) {
+            if (from == to || balance_from < amount || std::stoll(g->value) <= 0) {
                 co_return t.read_revision();  // nothing to move: read-only
             }
             (void)t.set(a->key, std::to_string(balance_from - amount));

@@ -10,7 +10,10 @@
 #include "store/etcd_store.h"
 
 #include <algorithm>
+#include <deque>
+#include <optional>
 
+#include "store/etcd/batch_queue.h"
 #include "store/etcd/etcd_client.h"
 #include "store/etcd/etcd_txn.h"
 
@@ -27,6 +30,34 @@ const std::string probe_key = std::string("\xff") + "kelpie/probe";
 // every 100 ms; a watch over a range with possible past deletions waits at least this long for
 // that replay, whatever its own timeout (etcd 3.4 has no reliable "replay done" signal).
 constexpr Duration watch_replay_wait = Duration::ms(500);
+
+// At most this many transactions' first reads go in one read-only Txn (each is one operation of
+// it; etcd's --max-txn-ops defaults to 128).
+constexpr size_t snapshot_read_batch_reads_max = 64;
+
+// At most this many commits in one batch Txn, and (unless one commit alone is larger) this many
+// bytes of their Txns together: under etcd's --max-request-bytes (1.5 MiB by default), with room
+// for the batch's own framing. etcd's --max-txn-ops applies to each nested Txn less the batch's
+// own count; a batch it refuses is sent again commit by commit.
+constexpr size_t commit_batch_txns_max = 64;
+constexpr size_t commit_batch_bytes_max = 1024 * 1024;
+
+}  // namespace
+
+// What etcd answered to one commit Txn.
+struct CommitAnswer {
+    bool succeeded = false;  // its compares held, and its writes were applied
+    Revision revision = 0;   // the revision after it (shared by the commits of one batch)
+};
+
+namespace {
+
+Result<CommitAnswer> answer_of(Result<etcdserverpb::TxnResponse> response) {
+    if (!response.ok()) {
+        return std::move(response).error();
+    }
+    return CommitAnswer{response->succeeded(), response->header().revision()};
+}
 
 KeyValue to_key_value(const mvccpb::KeyValue& kv) {
     return KeyValue{kv.key(), kv.value(), kv.mod_revision(), LeaseId(kv.lease())};
@@ -112,15 +143,52 @@ public:
     io::Task<Result<Revision>> current_revision() override;
     io::Task<void> close() override { co_await client_.close(); }
 
-    // A Range (retried internally on UNAVAILABLE). `what` names it in errors.
+    // A Range (retried internally on UNAVAILABLE). `what` names it in errors. A serializable
+    // read at a revision the member reached has not applied yet is repeated as a linearizable one.
     io::Task<Result<etcdserverpb::RangeResponse>> range(etcdserverpb::RangeRequest request,
                                                         std::string what);
+    // A Range at the current revision (REQUIRES: request.revision() == 0), batched with the
+    // others that wait for the one in flight (see "Snapshot reads" below).
+    io::Task<Result<etcdserverpb::RangeResponse>> snapshot_read(etcdserverpb::RangeRequest request);
     // A read-only Txn (retried internally on UNAVAILABLE).
     io::Task<Result<etcdserverpb::TxnResponse>> read_txn(etcdserverpb::TxnRequest request);
-    // Sends a commit Txn once (invariant (2)).
-    io::Task<Result<etcdserverpb::TxnResponse>> commit_txn(etcdserverpb::TxnRequest request);
+    // Commits a commit Txn (etcd/etcd_txn.h), batched with others (see "Commits" below). Sent
+    // at most once (invariant (2)).
+    io::Task<Result<CommitAnswer>> commit(etcdserverpb::TxnRequest request);
 
 private:
+    // Snapshot reads. A transaction's first read takes the current revision, a linearizable read
+    // (etcd confirms its leadership with a quorum for each). They are batched (batch_queue.h): a
+    // batch of several is ONE read-only Txn holding their Ranges, which share its revision, a
+    // linearization point inside every one of them — no read misses a commit acknowledged before
+    // it began.
+    struct PendingRead : BatchMember {
+        etcdserverpb::RangeRequest request;
+        std::optional<Result<etcdserverpb::RangeResponse>> result;
+    };
+    // Sends `batch` and answers every member.
+    io::Task<void> send_read_batch(const std::vector<PendingRead*>& batch);
+
+    // Commits. They are batched too (batch_queue.h): the leader takes the queued commits that can
+    // share a batch with those already taken (can_share_batch: neither writes what another reads
+    // or writes), within commit_batch_txns_max and commit_batch_bytes_max, and sends them as ONE
+    // Txn holding each as a nested Txn with its own compares. etcd applies it atomically at one
+    // revision, which all its commits share; each one's compares decide whether it applies. A
+    // commit left out stays queued, first in line for the next batch.
+    struct PendingCommit : BatchMember {
+        etcdserverpb::TxnRequest request;
+        TxnFootprint footprint;
+        size_t bytes = 0;
+        std::optional<Result<CommitAnswer>> result;
+    };
+    // Takes the leader's batch out of the queue (the leader is its front).
+    std::vector<PendingCommit*> take_commit_batch();
+    // Sends `batch` and answers every member. If a batch is refused before being applied for a
+    // reason that may be one member's (a lease gone, a limit), each is sent again on its own.
+    io::Task<void> send_commit_batch(const std::vector<PendingCommit*>& batch);
+    // Sends one Txn once.
+    io::Task<Result<etcdserverpb::TxnResponse>> send_commit(const etcdserverpb::TxnRequest& request);
+
     // Waits up to `wait` on a watch stream from after + 1.
     io::Task<Result<WatchResult>> watch_stream(std::string begin, std::string end, Revision after,
                                                Duration wait);
@@ -129,6 +197,8 @@ private:
                                       Duration wait);
 
     EtcdClient client_;
+    BatchQueue<PendingRead> reads_{client_.executor()};
+    BatchQueue<PendingCommit> commits_{client_.executor()};
 };
 
 // --- EtcdTransaction ---
@@ -137,8 +207,14 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdTransaction::read(
     etcdserverpb::RangeRequest request) {
     const Revision at = snapshot_;
     request.set_revision(at);
-    auto response = co_await store_.range(request, "read");
-    if (!response.ok() || at != 0) {
+    if (at != 0) {
+        // The member reached has either applied the snapshot (then it answers exactly what any
+        // other would: nothing at or below a revision changes) or says so (range() repeats it).
+        request.set_serializable(true);
+        co_return co_await store_.range(std::move(request), "read");
+    }
+    auto response = co_await store_.snapshot_read(request);
+    if (!response.ok()) {
         co_return response;
     }
     const Revision got = response->header().revision();
@@ -234,16 +310,16 @@ io::Task<Result<Revision>> EtcdTransaction::commit_writes(std::vector<Mutation> 
     if (!request.ok()) {
         co_return std::move(request).error();
     }
-    auto response = co_await store_.commit_txn(std::move(request).value());
-    if (!response.ok()) {
-        co_return std::move(response).error();
+    auto answer = co_await store_.commit(std::move(request).value());
+    if (!answer.ok()) {
+        co_return std::move(answer).error();
     }
-    if (!response->succeeded()) {
+    if (!answer->succeeded) {
         co_return Error(ErrorCode::conflict,
                         "a key or range read was written since the snapshot (revision " +
                             std::to_string(snapshot_) + ")");
     }
-    co_return response->header().revision();
+    co_return answer->revision;
 }
 
 // --- EtcdStore: calls ---
@@ -256,11 +332,75 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::range(etcdserverpb::Ran
         [kv, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
             kv->async()->Range(&context, &request, &response, std::move(done));
         };
-    grpc::Status status = co_await client_.call_with_retry(std::move(call));
+    grpc::Status status = co_await client_.call_with_retry(call);
+    if (request.serializable() && is_future_revision(status)) {
+        request.set_serializable(false);  // etcd waits until it has applied what the leader has
+        status = co_await client_.call_with_retry(std::move(call));
+    }
     if (!status.ok()) {
         co_return client_.read_error(what, status);
     }
     co_return response;
+}
+
+io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::snapshot_read(
+    etcdserverpb::RangeRequest request) {
+    KELPIE_ASSERT(request.revision() == 0);
+    PendingRead me;
+    me.request = std::move(request);
+    if (!co_await reads_.join(me)) {
+        co_return std::move(*me.result);
+    }
+    std::deque<PendingRead*>& waiting = reads_.waiting();
+    std::vector<PendingRead*> batch;
+    while (!waiting.empty() && batch.size() < snapshot_read_batch_reads_max) {
+        batch.push_back(waiting.front());
+        waiting.pop_front();
+    }
+    io::CancelScope shield;  // the batch answers others too: cancelling this read must not cut it
+    co_await send_read_batch(batch).in_scope(&shield);
+    reads_.answered(batch, &me);
+    co_return std::move(*me.result);
+}
+
+io::Task<void> EtcdStore::send_read_batch(const std::vector<PendingRead*>& batch) {
+    if (batch.size() > 1) {
+        etcdserverpb::TxnRequest request;
+        for (const PendingRead* read : batch) {
+            *request.add_success()->mutable_request_range() = read->request;
+        }
+        etcdserverpb::TxnResponse response;
+        etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
+        EtcdUnaryCall call = [kv, &request, &response](grpc::ClientContext& context,
+                                                       std::function<void(grpc::Status)> done) {
+            kv->async()->Txn(&context, &request, &response, std::move(done));
+        };
+        const grpc::Status status = co_await client_.call_with_retry(std::move(call));
+        if (status.ok() && response.responses_size() == static_cast<int>(batch.size())) {
+            for (size_t i = 0; i < batch.size(); i++) {
+                auto* range = response.mutable_responses(static_cast<int>(i))
+                                  ->mutable_response_range();
+                *range->mutable_header() = response.header();
+                batch[i]->result.emplace(std::move(*range));
+            }
+            co_return;
+        }
+        if (client_.closed() || !is_size_limit(status)) {
+            const Error error = status.ok() ? Error(ErrorCode::internal,
+                                                    "a batch of reads on " +
+                                                        client_.cluster_name() +
+                                                        " answered with the wrong count")
+                                            : client_.read_error("read", status);
+            for (PendingRead* read : batch) {
+                read->result.emplace(error);
+            }
+            co_return;
+        }
+        // The answers together were too large for one message: each on its own.
+    }
+    for (PendingRead* read : batch) {
+        read->result.emplace(co_await range(read->request, "read"));
+    }
 }
 
 io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::read_txn(etcdserverpb::TxnRequest request) {
@@ -277,8 +417,89 @@ io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::read_txn(etcdserverpb::Tx
     co_return response;
 }
 
-io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::commit_txn(
-    etcdserverpb::TxnRequest request) {
+io::Task<Result<CommitAnswer>> EtcdStore::commit(etcdserverpb::TxnRequest request) {
+    if (client_.closed()) {
+        co_return client_.closed_error();  // not sent
+    }
+    PendingCommit me;
+    me.footprint = footprint_of(request);
+    me.bytes = request.ByteSizeLong();
+    me.request = std::move(request);
+    if (!co_await commits_.join(me)) {
+        co_return std::move(*me.result);
+    }
+    const std::vector<PendingCommit*> batch = take_commit_batch();
+    io::CancelScope shield;  // the batch answers others too: cancelling this commit must not cut it
+    co_await send_commit_batch(batch).in_scope(&shield);
+    commits_.answered(batch, &me);
+    co_return std::move(*me.result);
+}
+
+std::vector<EtcdStore::PendingCommit*> EtcdStore::take_commit_batch() {
+    std::deque<PendingCommit*>& waiting = commits_.waiting();
+    std::vector<PendingCommit*> batch;
+    size_t bytes = 0;
+    for (auto it = waiting.begin();
+         it != waiting.end() && batch.size() < commit_batch_txns_max;) {
+        PendingCommit* c = *it;
+        const bool fits = batch.empty() || bytes + c->bytes <= commit_batch_bytes_max;
+        const bool independent =
+            std::all_of(batch.begin(), batch.end(), [c](const PendingCommit* taken) {
+                return can_share_batch(taken->footprint, c->footprint);
+            });
+        if (fits && independent) {
+            batch.push_back(c);
+            bytes += c->bytes;
+            it = waiting.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return batch;
+}
+
+io::Task<void> EtcdStore::send_commit_batch(const std::vector<PendingCommit*>& batch) {
+    if (batch.size() == 1) {
+        batch[0]->result.emplace(answer_of(co_await send_commit(batch[0]->request)));
+        co_return;
+    }
+    etcdserverpb::TxnRequest request;  // no compares: its success branch always runs
+    for (PendingCommit* c : batch) {
+        request.add_success()->mutable_request_txn()->Swap(&c->request);
+    }
+    auto response = co_await send_commit(request);
+    if (response.ok() && response->responses_size() == static_cast<int>(batch.size())) {
+        for (size_t i = 0; i < batch.size(); i++) {
+            const auto& nested = response->responses(static_cast<int>(i));
+            batch[i]->result.emplace(CommitAnswer{
+                nested.has_response_txn() && nested.response_txn().succeeded(),
+                response->header().revision()});
+        }
+        co_return;
+    }
+    const Error error =
+        response.ok() ? Error(ErrorCode::unknown_result,
+                              "a batch of commits on " + client_.cluster_name() +
+                                  " was answered with " + std::to_string(response->responses_size()) +
+                                  " outcomes for " + std::to_string(batch.size()))
+                      : std::move(response).error();
+    const ErrorCode code = error.code;
+    if (code == ErrorCode::unknown_result || code == ErrorCode::unavailable ||
+        code == ErrorCode::closed) {
+        for (PendingCommit* c : batch) {
+            c->result.emplace(error);  // the batch's fate (applied, not, or unknown) is each one's
+        }
+        co_return;
+    }
+    // Refused before anything was applied, perhaps for one member's sake: each on its own.
+    for (size_t i = 0; i < batch.size(); i++) {
+        batch[i]->request.Swap(request.mutable_success(static_cast<int>(i))->mutable_request_txn());
+        batch[i]->result.emplace(answer_of(co_await send_commit(batch[i]->request)));
+    }
+}
+
+io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::send_commit(
+    const etcdserverpb::TxnRequest& request) {
     if (client_.closed()) {
         co_return client_.closed_error();  // not sent
     }

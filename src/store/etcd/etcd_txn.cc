@@ -84,6 +84,64 @@ std::vector<std::pair<std::string, std::string>> split_range_around(
     return out;
 }
 
+namespace {
+
+using Interval = std::pair<std::string, std::string>;
+
+// etcd's range_end: empty for one key, "\0" for every key from `key` on.
+Interval interval(const std::string& key, const std::string& range_end) {
+    if (range_end.empty()) {
+        return {key, key + '\x00'};
+    }
+    if (range_end == std::string(1, '\x00')) {
+        return {key, ""};
+    }
+    return {key, range_end};
+}
+
+bool overlap(const Interval& a, const Interval& b) {
+    const bool a_before_b_ends = b.second.empty() || a.first < b.second;
+    const bool b_before_a_ends = a.second.empty() || b.first < a.second;
+    return a_before_b_ends && b_before_a_ends;
+}
+
+bool any_overlap(const std::vector<Interval>& a, const std::vector<Interval>& b) {
+    for (const Interval& x : a) {
+        for (const Interval& y : b) {
+            if (overlap(x, y)) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+TxnFootprint footprint_of(const etcdserverpb::TxnRequest& txn) {
+    TxnFootprint out;
+    for (const etcdserverpb::Compare& c : txn.compare()) {
+        out.reads.push_back(interval(c.key(), c.range_end()));
+    }
+    for (const etcdserverpb::RequestOp& op : txn.success()) {
+        if (op.has_request_put()) {
+            out.writes.push_back(interval(op.request_put().key(), ""));
+        } else if (op.has_request_delete_range()) {
+            out.writes.push_back(interval(op.request_delete_range().key(),
+                                          op.request_delete_range().range_end()));
+        } else {
+            // Commit Txns hold only puts and deletes; anything else is never batched.
+            out.writes.push_back(interval("", std::string(1, '\x00')));
+        }
+    }
+    return out;
+}
+
+bool can_share_batch(const TxnFootprint& a, const TxnFootprint& b) {
+    return !any_overlap(a.writes, b.writes) && !any_overlap(a.writes, b.reads) &&
+           !any_overlap(b.writes, a.reads);
+}
+
 Result<etcdserverpb::TxnRequest> build_commit_txn(const std::vector<Mutation>& mutations,
                                                   const ReadSet& reads, Revision snapshot) {
     KELPIE_ASSERT(reads.size() == 0 || snapshot > 0);

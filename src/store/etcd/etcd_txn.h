@@ -34,6 +34,21 @@ namespace kelpie::store::detail {
 Result<etcdserverpb::TxnRequest> build_commit_txn(const std::vector<Mutation>& mutations,
                                                   const ReadSet& reads, Revision snapshot);
 
+// What a commit Txn touches: the keys its compares read and its operations write, as [begin, end)
+// intervals (a point key k is [k, k + '\0'); an empty end means "to the end of the keyspace").
+struct TxnFootprint {
+    std::vector<std::pair<std::string, std::string>> reads;
+    std::vector<std::pair<std::string, std::string>> writes;
+};
+TxnFootprint footprint_of(const etcdserverpb::TxnRequest& txn);
+
+// Whether two commit Txns may be applied as nested Txns of one batch Txn. etcd evaluates every
+// compare of a batch against the state before it, so this holds only if neither writes a key the
+// other reads or writes: then each one's compares see exactly what they would see with the other
+// applied first, or last, and the batch is equivalent to the two commits one after the other, in
+// either order (and etcd accepts it: it refuses a Txn whose puts overlap other puts or deletes).
+bool can_share_batch(const TxnFootprint& a, const TxnFootprint& b);
+
 // [begin, end) minus the given keys, as ordered disjoint ranges (empty ones left out).
 // REQUIRES: `keys` sorted.
 std::vector<std::pair<std::string, std::string>> split_range_around(
