@@ -54,7 +54,7 @@ class LocalTransaction final : public BufferedTransaction {
 public:
     explicit LocalTransaction(LocalStore& store)
         : store_(store), snapshot_(store.revision_), engine_snapshot_(store.engine_->snapshot()) {
-        store_.live_snapshots_.insert(snapshot_);
+        store_.live_snapshots_.add(snapshot_);
     }
     ~LocalTransaction() override { store_.release_snapshot(snapshot_); }
 
@@ -149,11 +149,7 @@ LocalStore::~LocalStore() {
 
 std::unique_ptr<Transaction> LocalStore::begin() { return std::make_unique<LocalTransaction>(*this); }
 
-void LocalStore::release_snapshot(Revision snapshot) {
-    auto it = live_snapshots_.find(snapshot);
-    KELPIE_ASSERT(it != live_snapshots_.end());
-    live_snapshots_.erase(it);
-}
+void LocalStore::release_snapshot(Revision snapshot) { live_snapshots_.release(snapshot); }
 
 io::Task<Status> LocalStore::inject_faults() {
     if (closed_) {
@@ -438,7 +434,9 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
         }
         next++;
         admit(*c, next, writes);
-        batch_writes.record(next, c->mutations);
+        if (c != batch.back()) {  // only later commits of this batch check against it
+            batch_writes.record(next, c->mutations);
+        }
         accepted.push_back(c);
         revisions.push_back(next);
     }
@@ -483,7 +481,7 @@ io::Task<void> LocalStore::apply_batch(std::vector<PendingCommit*> batch) {
     }
     // Forget history no live snapshot can conflict with, amortised.
     if (history_.size() > 2 * history_size_after_gc_ + 1024) {
-        history_.forget_through(live_snapshots_.empty() ? revision_ : *live_snapshots_.begin());
+        history_.forget_through(live_snapshots_.empty() ? revision_ : live_snapshots_.oldest());
         history_size_after_gc_ = history_.size();
     }
 }

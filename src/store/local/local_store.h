@@ -27,6 +27,7 @@
 #include "io/executor.h"
 #include "store/common/write_buffer.h"
 #include "store/local/conflict_history.h"
+#include "store/local/live_snapshots.h"
 #include "store/local/local_engine.h"
 #include "store/memory_store.h"
 #include "store/store.h"
@@ -114,7 +115,7 @@ private:
     // Touched only on the executor.
     Revision revision_ = 0;
     ConflictHistory history_;
-    std::multiset<Revision> live_snapshots_;
+    LiveSnapshots live_snapshots_;
     size_t history_size_after_gc_ = 0;
     std::deque<PendingCommit*> queue_;
     io::Channel<bool> wake_;

@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "store/local/live_snapshots.h"
 #include "store/local/local_engine.h"
 #include "store/local/local_store.h"
 #include "store/memory_store.h"
@@ -22,7 +23,7 @@ public:
     ~MemoryEngine() override { KELPIE_ASSERT(live_.empty()); }
 
     std::shared_ptr<Snapshot> snapshot() override {
-        live_.insert(sequence_);
+        live_.add(static_cast<int64_t>(sequence_));
         return std::make_shared<MemorySnapshot>(this, sequence_);
     }
 
@@ -101,7 +102,7 @@ private:
     };
     struct MemorySnapshot final : Snapshot {
         MemorySnapshot(MemoryEngine* e, uint64_t s) : engine(e), sequence(s) {}
-        ~MemorySnapshot() override { engine->live_.erase(engine->live_.find(sequence)); }
+        ~MemorySnapshot() override { engine->live_.release(static_cast<int64_t>(sequence)); }
         MemoryEngine* engine;
         uint64_t sequence;
     };
@@ -127,7 +128,7 @@ private:
 
     // Keeps every version a live snapshot (or a future one, at sequence_) can see.
     void prune(const std::string& key, std::vector<Version>& versions) {
-        const uint64_t oldest = live_.empty() ? sequence_ : *live_.begin();
+        const uint64_t oldest = live_.empty() ? sequence_ : static_cast<uint64_t>(live_.oldest());
         size_t keep_from = 0;
         for (size_t i = 0; i < versions.size(); i++) {
             if (versions[i].sequence <= oldest) {
@@ -141,7 +142,7 @@ private:
     }
 
     std::map<std::string, std::vector<Version>, std::less<>> data_;
-    std::multiset<uint64_t> live_;
+    LiveSnapshots live_;
     uint64_t sequence_ = 0;
 };
 

@@ -1,8 +1,12 @@
 // Goal: Task<T> composes (values, void, nesting, deep chains, move-only results), propagates
-// exceptions to the awaiter, is lazy, and frees frames it never ran. Method: run on the simulated
-// executor with block_on, which asserts if a task can never complete.
+// exceptions to the awaiter, is lazy, and frees frames it never ran; its frame cache reuses freed
+// frames. Method: run on the simulated executor with block_on, which asserts if a task can never
+// complete.
 
 #include "io/task.h"
+
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -148,6 +152,51 @@ TEST_F(TaskTest, BlockOnDetectsDeadlock) {
         co_await Never{};
     };
     EXPECT_DEATH(run(stuck()), "no work left but the task is not done");
+}
+
+}  // namespace
+}  // namespace kelpie::io
+
+namespace kelpie::io {
+namespace {
+
+// The frame cache (frame_allocator.cc): a freed frame serves the next one of its size class on
+// the same thread; large frames and frames freed past the cache's bound go to the heap; frames
+// freed on another thread are usable there.
+TEST(FrameCache, ReusesFreedFramesBySizeClass) {
+    void* a = detail::allocate_frame(100);
+    detail::free_frame(a, 100);
+    void* b = detail::allocate_frame(120);  // same 64-byte class (65..128)
+    EXPECT_EQ(a, b);
+    void* c = detail::allocate_frame(40);  // another class: not the block just handed out
+    EXPECT_NE(c, b);
+    detail::free_frame(b, 120);
+    detail::free_frame(c, 40);
+    std::vector<void*> many;
+    for (int i = 0; i < 5000; i++) {  // beyond the per-class bound: the rest go to the heap
+        many.push_back(detail::allocate_frame(300));
+    }
+    for (void* f : many) {
+        detail::free_frame(f, 300);
+    }
+    void* big = detail::allocate_frame(64 * 1024);
+    static_cast<char*>(big)[64 * 1024 - 1] = 1;  // the whole block is usable
+    detail::free_frame(big, 64 * 1024);
+    std::thread other([] {
+        void* f = detail::allocate_frame(200);
+        static_cast<char*>(f)[199] = 1;
+        detail::free_frame(f, 200);
+    });
+    other.join();
+}
+
+TEST(FrameCache, TasksRunWithCachedFrames) {
+    SimWorld world{SimWorldOptions{.seed = 1}};
+    SimExecutor& ex = world.add_node();
+    for (int i = 0; i < 3; i++) {  // each round reuses the frames the one before freed
+        EXPECT_EQ(block_on(world, ex, add(i, 2)), i + 2);
+        EXPECT_EQ(block_on(world, ex, chain(1000)), 1000);
+    }
 }
 
 }  // namespace
