@@ -11,14 +11,14 @@ void ConflictHistory::record(Revision revision, const std::vector<Mutation>& wri
             KELPIE_ASSERT(range_writes_.empty() || range_writes_.back().revision <= revision);
             range_writes_.push_back(RangeWrite{m.key, m.end, revision});
         } else {
-            point_writes_.insert_or_assign(m.key, revision);
+            point_writes_[m.key] = revision;
         }
     }
 }
 
 bool ConflictHistory::key_written_after(Revision snapshot, const std::string& key) const {
-    auto it = point_writes_.find(key);
-    if (it != point_writes_.end() && it->second > snapshot) {
+    const Revision* written = point_writes_.find(key);
+    if (written != nullptr && *written > snapshot) {
         return true;
     }
     for (auto r = range_writes_.rbegin(); r != range_writes_.rend() && r->revision > snapshot; ++r) {
@@ -31,8 +31,8 @@ bool ConflictHistory::key_written_after(Revision snapshot, const std::string& ke
 
 bool ConflictHistory::range_written_after(Revision snapshot, const std::string& begin,
                                           const std::string& end) const {
-    for (auto it = point_writes_.lower_bound(begin); it != point_writes_.end() && it->first < end;
-         ++it) {
+    const auto& points = point_writes_.ordered();
+    for (auto it = points.lower_bound(begin); it != points.end() && it->first < end; ++it) {
         if (it->second > snapshot) {
             return true;
         }
@@ -75,7 +75,7 @@ void ConflictHistory::forget_through(Revision oldest_needed) {
         return;
     }
     horizon_ = oldest_needed;
-    std::erase_if(point_writes_, [&](const auto& entry) { return entry.second <= horizon_; });
+    point_writes_.erase_if([this](const std::string&, Revision r) { return r <= horizon_; });
     std::erase_if(range_writes_, [&](const RangeWrite& r) { return r.revision <= horizon_; });
 }
 

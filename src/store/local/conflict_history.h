@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "store/common/write_buffer.h"
+#include "store/local/indexed_map.h"
 
 namespace kelpie::store::detail {
 
@@ -42,7 +43,7 @@ private:
     bool key_written_after(Revision snapshot, const std::string& key) const;
 
     // Latest revision that wrote each key (point writes).
-    std::map<std::string, Revision, std::less<>> point_writes_;
+    IndexedMap<Revision> point_writes_;
     struct RangeWrite {
         std::string begin;
         std::string end;

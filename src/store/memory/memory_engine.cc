@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 
+#include "store/local/indexed_map.h"
 #include "store/local/live_snapshots.h"
 #include "store/local/local_engine.h"
 #include "store/local/local_store.h"
@@ -30,11 +31,11 @@ public:
     io::Task<Result<std::optional<std::string>>> get(std::shared_ptr<Snapshot> snapshot,
                                                      std::string key) override {
         const uint64_t at = static_cast<MemorySnapshot&>(*snapshot).sequence;
-        auto it = data_.find(key);
-        if (it == data_.end()) {
+        const std::vector<Version>* versions = data_.find(key);
+        if (versions == nullptr) {
             co_return std::optional<std::string>();
         }
-        const Version* v = visible(it->second, at);
+        const Version* v = visible(*versions, at);
         co_return v != nullptr ? v->bytes : std::optional<std::string>();
     }
 
@@ -50,14 +51,16 @@ public:
             return out.size() < limit;
         };
         if (!reverse) {
-            for (auto it = data_.lower_bound(begin); it != data_.end() && it->first < end; ++it) {
+            const auto& data = data_.ordered();
+            for (auto it = data.lower_bound(begin); it != data.end() && it->first < end; ++it) {
                 if (!take(*it)) {
                     break;
                 }
             }
         } else {
-            auto it = data_.lower_bound(end);
-            while (it != data_.begin()) {
+            const auto& data = data_.ordered();
+            auto it = data.lower_bound(end);
+            while (it != data.begin()) {
                 --it;
                 if (it->first < begin || !take(*it)) {
                     break;
@@ -81,7 +84,8 @@ public:
                     break;
                 case EngineWrite::Kind::erase_range: {
                     std::vector<std::string> keys;
-                    for (auto it = data_.lower_bound(w.key); it != data_.end() && it->first < w.end;
+                    const auto& data = data_.ordered();
+                    for (auto it = data.lower_bound(w.key); it != data.end() && it->first < w.end;
                          ++it) {
                         keys.push_back(it->first);
                     }
@@ -141,7 +145,7 @@ private:
         }
     }
 
-    std::map<std::string, std::vector<Version>, std::less<>> data_;
+    IndexedMap<std::vector<Version>> data_;
     LiveSnapshots live_;
     uint64_t sequence_ = 0;
 };
