@@ -2,8 +2,8 @@
 //
 // Invariants:
 //  (1) A cached block of class c is exactly c * frame_size_class_bytes bytes from ::operator new.
-//  (2) A thread's cache holds at most frames_cached_per_class_max blocks per class; the rest go
-//      back to the heap. Frames freed on another thread than the one that made them join that
+//  (2) A thread's cache holds at most frame_cache_class_bytes_max bytes of blocks per class (so at
+//      most 2 MiB in all); the rest go back to the heap. Frames freed on another thread than the one that made them join that
 //      thread's cache (bounded by (2)).
 //  (3) After a thread's cache is destroyed (thread exit, static destruction), frames go straight
 //      to and from the heap.
@@ -20,7 +20,7 @@ namespace {
 
 constexpr std::size_t frame_size_class_bytes = 64;
 constexpr std::size_t frame_cached_bytes_max = 2048;  // larger frames: straight to the heap
-constexpr std::size_t frames_cached_per_class_max = 1024;
+constexpr std::size_t frame_cache_class_bytes_max = 64 * 1024;
 constexpr std::size_t frame_classes = frame_cached_bytes_max / frame_size_class_bytes + 1;
 
 struct FreeFrame {
@@ -73,7 +73,7 @@ void free_frame(void* frame, std::size_t bytes) noexcept {
         return;
     }
     const std::size_t c = size_class(bytes);
-    if (cache.count[c] >= frames_cached_per_class_max) {
+    if ((cache.count[c] + 1) * c * frame_size_class_bytes > frame_cache_class_bytes_max) {
         ::operator delete(frame);
         return;
     }

@@ -173,7 +173,7 @@ TEST(FrameCache, ReusesFreedFramesBySizeClass) {
     detail::free_frame(b, 120);
     detail::free_frame(c, 40);
     std::vector<void*> many;
-    for (int i = 0; i < 5000; i++) {  // beyond the per-class bound: the rest go to the heap
+    for (int i = 0; i < 5000; i++) {  // beyond the per-class bound (64 KiB): the rest go to the heap
         many.push_back(detail::allocate_frame(300));
     }
     for (void* f : many) {
