@@ -9,6 +9,8 @@
 // together in one read-only Txn (they share its revision as their snapshot), and independent
 // commits (none writes a key another reads or writes) go together in one Txn, each as a nested
 // Txn with its own compares, applied at one revision they share. At concurrency 1 nothing waits.
+// Time spent queued counts against a call's timeout: a batch is sent with its oldest member's
+// deadline, and a call still queued at its deadline fails with unavailable, not sent.
 //
 // Errors specific to this backend:
 // - unavailable: the cluster did not answer (no quorum, no member reachable) within the call

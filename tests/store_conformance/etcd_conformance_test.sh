@@ -5,8 +5,8 @@
 #  (1) Start a 3-member cluster (scripts/etcd-cluster, 127.0.0.1 only) and run every etcd case of
 #      the conformance and serializability suites (and of the etcd-specific tests, if given)
 #      against it. Any failed or skipped case fails this test; gtest's own exit code is kept.
-#  (2) Faults: a writer (etcd_fault_child) commits numbered keys in a loop, retrying. Kill one
-#      member: commits continue. Kill a second (quorum lost): commits fail with unavailable or
+#  (2) Faults: eight writers on one store (etcd_fault_child; their commits are batched) commit
+#      numbered keys in a loop, retrying. Kill one member: commits continue. Kill a second (quorum lost): commits fail with unavailable or
 #      unknown_result, and no call takes longer than the call timeout + 1 s. Restart both:
 #      commits resume. At the end every acknowledged key is present.
 #
@@ -25,6 +25,7 @@ cluster_script="$here/../../scripts/etcd-cluster"
 
 readonly CALL_TIMEOUT_MS=2000
 readonly LATENCY_MAX_MS=$((CALL_TIMEOUT_MS + 1000))
+readonly WRITERS=8  # concurrent writers on one store: its commits are batched
 
 work=$(mktemp -d)
 cluster="$work/cluster"
@@ -79,7 +80,7 @@ fi
 log="$work/writer.log"
 stop_file="$work/stop"
 prefix="fault/$(date +%s)-$$/"
-"$child" write "$endpoints" "$prefix" "$stop_file" "$CALL_TIMEOUT_MS" > "$log" 2> "$work/writer.err" &
+"$child" write "$endpoints" "$prefix" "$stop_file" "$CALL_TIMEOUT_MS" "$WRITERS" > "$log" 2> "$work/writer.err" &
 child_pid=$!
 
 acked_count() { grep -c '^acked ' "$log"; }

@@ -1,7 +1,8 @@
 // The writer and checker of the etcd fault test (etcd_conformance_test.sh).
 //
-//   etcd_fault_child write ENDPOINTS PREFIX STOP_FILE CALL_TIMEOUT_MS
-//       Commits PREFIX00000000, PREFIX00000001, ... one key per transaction through
+//   etcd_fault_child write ENDPOINTS PREFIX STOP_FILE CALL_TIMEOUT_MS [WRITERS]
+//       WRITERS (default 1) concurrent writers on one store (so that its commits are batched);
+//       writer w commits PREFIXw/00000000, PREFIXw/00000001, ... one key per transaction through
 //       run_transaction (retrying conflict, unavailable and, the write being idempotent,
 //       unknown_result) until STOP_FILE exists. Prints, flushed, one line per commit attempt and
 //       one per acknowledged key; T is milliseconds since start:
@@ -18,7 +19,9 @@
 #include <iostream>
 #include <set>
 #include <sstream>
+#include <vector>
 
+#include "io/combinators.h"
 #include "io/real_world.h"
 #include "store/etcd_store.h"
 
@@ -41,15 +44,9 @@ io::Task<Result<std::unique_ptr<Store>>> open(io::RealWorld* world, const std::s
     co_return co_await open_etcd_store(world->executor(), world->blocking_pool(), *options);
 }
 
-io::Task<int> write_loop(io::RealWorld* world, std::string endpoints, std::string prefix,
-                         std::string stop_file, Duration call_timeout) {
-    io::Executor& ex = world->executor();
-    auto store = co_await open(world, endpoints, call_timeout);
-    if (!store.ok()) {
-        std::cerr << "error: " << store.error().to_string() << "\n";
-        co_return 2;
-    }
-    const Instant start = ex.now();
+io::Task<void> writer(io::Executor* executor, Store* store, std::string prefix,
+                      std::string stop_file, Instant start) {
+    io::Executor& ex = *executor;
     for (int64_t n = 0; !std::filesystem::exists(stop_file); n++) {
         const std::string key = key_of(prefix, n);
         TransactionBody<Revision> body = [executor = &ex, start, key](Transaction& t)
@@ -65,7 +62,7 @@ io::Task<int> write_loop(io::RealWorld* world, std::string endpoints, std::strin
             co_return r;
         };
         // Retries until the cluster is back; the stop file ends the loop between commits.
-        auto r = co_await run_transaction(ex, **store, body,
+        auto r = co_await run_transaction(ex, *store, body,
                                           RetryOptions{.attempts_max = 1'000'000,
                                                        .backoff_max = Duration::ms(200),
                                                        .retry_unknown_result = true});
@@ -77,6 +74,22 @@ io::Task<int> write_loop(io::RealWorld* world, std::string endpoints, std::strin
             std::fprintf(stderr, "gave up on %s: %s\n", key.c_str(), r.error().to_string().c_str());
         }
     }
+}
+
+io::Task<int> write_loop(io::RealWorld* world, std::string endpoints, std::string prefix,
+                         std::string stop_file, Duration call_timeout, int writers) {
+    io::Executor& ex = world->executor();
+    auto store = co_await open(world, endpoints, call_timeout);
+    if (!store.ok()) {
+        std::cerr << "error: " << store.error().to_string() << "\n";
+        co_return 2;
+    }
+    const Instant start = ex.now();
+    std::vector<io::Task<void>> tasks;
+    for (int w = 0; w < writers; w++) {
+        tasks.push_back(writer(&ex, store->get(), prefix + std::to_string(w) + "/", stop_file, start));
+    }
+    co_await io::when_all(std::move(tasks));
     co_await (*store)->close();
     co_return 0;
 }
@@ -136,7 +149,7 @@ std::set<std::string> read_acked(const std::string& path) {
 }
 
 int usage() {
-    std::cerr << "usage: etcd_fault_child write ENDPOINTS PREFIX STOP_FILE CALL_TIMEOUT_MS\n"
+    std::cerr << "usage: etcd_fault_child write ENDPOINTS PREFIX STOP_FILE CALL_TIMEOUT_MS [WRITERS]\n"
                  "       etcd_fault_child verify ENDPOINTS PREFIX ACKED_FILE\n";
     return 2;
 }
@@ -152,10 +165,15 @@ int main(int argc, char** argv) {
     const std::string mode = argv[1];
     io::RealWorld world;
     // One block_on for the whole run (see the workaround note in backends.cc).
-    if (mode == "write" && argc == 6) {
+    if (mode == "write" && (argc == 6 || argc == 7)) {
         const Duration call_timeout = Duration::ms(std::stoll(argv[5]));
+        const int writers = argc == 7 ? std::stoi(argv[6]) : 1;
+        if (writers < 1 || writers > 256) {
+            return store::usage();
+        }
         return io::block_on(world, world.executor(),
-                            store::write_loop(&world, argv[2], argv[3], argv[4], call_timeout));
+                            store::write_loop(&world, argv[2], argv[3], argv[4], call_timeout,
+                                              writers));
     }
     if (mode == "verify" && argc == 5) {
         return io::block_on(world, world.executor(),

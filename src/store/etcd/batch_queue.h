@@ -17,12 +17,17 @@
 #include <vector>
 
 #include "base/assert.h"
+#include "base/units.h"
 #include "io/executor.h"
 #include "io/task.h"
 
 namespace kelpie::store::detail {
 
 struct BatchMember {
+    // When the member's call must have an answer (its start plus the call timeout): a batch is
+    // sent with its earliest member's deadline, and a member still queued at its deadline is
+    // answered without being sent. Deadlines grow in queue order.
+    Instant deadline;
     bool lead = false;               // woken to lead the next batch, not with an answer
     std::coroutine_handle<> waiter;  // while queued
 };
@@ -34,7 +39,7 @@ public:
     BatchQueue(const BatchQueue&) = delete;
     BatchQueue& operator=(const BatchQueue&) = delete;
 
-    // Queues `m`. Returns true when `m` leads a batch (it is then waiting().front()): the caller
+    // Queues `m` (REQUIRES: its deadline is not before any queued one's). Returns true when `m` leads a batch (it is then waiting().front()): the caller
     // takes the batch out of waiting(), `m` included, sends it, answers every member and calls
     // answered(). Returns false when a batch led by another member has answered `m`.
     io::Task<bool> join(Member& m) {
@@ -58,7 +63,8 @@ public:
     // Members queued and not yet in a batch, oldest first.
     std::deque<Member*>& waiting() { return queue_; }
 
-    // After `leader` answered `batch` (which holds it): wakes the others and hands the lead on.
+    // After `leader` answered `batch` (every member it took out of waiting(), itself among them):
+    // wakes the others and hands the lead on.
     void answered(const std::vector<Member*>& batch, const Member* leader) {
         for (Member* m : batch) {
             if (m != leader) {

@@ -168,8 +168,7 @@ void EtcdClient::call_finished(grpc::ClientContext* context) {
 }
 
 template <typename Call>
-io::Task<grpc::Status> EtcdClient::with_retry(Call call) {
-    const Instant deadline = executor_.now() + options_.call_timeout;
+io::Task<grpc::Status> EtcdClient::with_retry(Call call, Instant deadline) {
     Duration backoff = etcd_retry_backoff_initial;
     for (;;) {
         grpc::Status status = co_await once(call, deadline - executor_.now());
@@ -191,11 +190,15 @@ io::Task<grpc::Status> EtcdClient::call_once(EtcdUnaryCall call, Duration timeou
 }
 
 io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdCall call) {
-    return with_retry(std::move(call));
+    return with_retry(std::move(call), executor_.now() + options_.call_timeout);
 }
 
 io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdUnaryCall call) {
-    return with_retry(std::move(call));
+    return with_retry(std::move(call), executor_.now() + options_.call_timeout);
+}
+
+io::Task<grpc::Status> EtcdClient::call_with_retry(EtcdUnaryCall call, Instant deadline) {
+    return with_retry(std::move(call), deadline);
 }
 
 Error EtcdClient::closed_error() const {

@@ -65,9 +65,10 @@ public:
     io::Task<grpc::Status> call_once(EtcdUnaryCall call, Duration timeout);
 
     // For idempotent calls only: runs `call`, retrying it with backoff while it fails with a
-    // retryable status (is_retryable), for at most call_timeout in all.
+    // retryable status (is_retryable), for at most call_timeout in all (or until `deadline`).
     io::Task<grpc::Status> call_with_retry(EtcdCall call);
     io::Task<grpc::Status> call_with_retry(EtcdUnaryCall call);
+    io::Task<grpc::Status> call_with_retry(EtcdUnaryCall call, Instant deadline);
 
     // Errors, each naming `what` failed and the endpoints.
     // A failed read or lease call: UNAVAILABLE, DEADLINE_EXCEEDED, UNKNOWN and the like give
@@ -92,7 +93,7 @@ private:
     template <typename Call>
     io::Task<grpc::Status> once(Call call, Duration timeout);
     template <typename Call>
-    io::Task<grpc::Status> with_retry(Call call);
+    io::Task<grpc::Status> with_retry(Call call, Instant deadline);
     void call_finished(grpc::ClientContext* context);
 
     // Constant after construction.

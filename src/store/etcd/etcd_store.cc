@@ -146,7 +146,12 @@ public:
     // A Range (retried internally on UNAVAILABLE). `what` names it in errors. A serializable
     // read at a revision the member reached has not applied yet is repeated as a linearizable one.
     io::Task<Result<etcdserverpb::RangeResponse>> range(etcdserverpb::RangeRequest request,
-                                                        std::string what);
+                                                        std::string what) {
+        const Instant deadline = client_.executor().now() + client_.call_timeout();
+        return range(std::move(request), std::move(what), deadline);
+    }
+    io::Task<Result<etcdserverpb::RangeResponse>> range(etcdserverpb::RangeRequest request,
+                                                        std::string what, Instant deadline);
     // A Range at the current revision (REQUIRES: request.revision() == 0), batched with the
     // others that wait for the one in flight (see "Snapshot reads" below).
     io::Task<Result<etcdserverpb::RangeResponse>> snapshot_read(etcdserverpb::RangeRequest request);
@@ -181,13 +186,22 @@ private:
         size_t bytes = 0;
         std::optional<Result<CommitAnswer>> result;
     };
-    // Takes the leader's batch out of the queue (the leader is its front).
-    std::vector<PendingCommit*> take_commit_batch();
+    // Takes the leader's batch out of the queue (the leader is its front) and returns it; adds it
+    // to `taken`, with the members it answered unsent because their deadline had passed.
+    std::vector<PendingCommit*> take_commit_batch(std::vector<PendingCommit*>& taken);
     // Sends `batch` and answers every member. If a batch is refused before being applied for a
     // reason that may be one member's (a lease gone, a limit), each is sent again on its own.
     io::Task<void> send_commit_batch(const std::vector<PendingCommit*>& batch);
-    // Sends one Txn once.
-    io::Task<Result<etcdserverpb::TxnResponse>> send_commit(const etcdserverpb::TxnRequest& request);
+    // Sends one Txn once, to be answered by `deadline` (not sent if it has passed).
+    io::Task<Result<etcdserverpb::TxnResponse>> send_commit(const etcdserverpb::TxnRequest& request,
+                                                            Instant deadline);
+    // For a call still queued at its deadline: unavailable, nothing sent.
+    Error waited_too_long(std::string_view what) const {
+        return Error(ErrorCode::unavailable,
+                     std::string(what) + " on " + client_.cluster_name() + " not sent: it waited " +
+                         client_.call_timeout().to_string() +
+                         " (the call timeout) behind earlier calls that the cluster did not answer");
+    }
 
     // Waits up to `wait` on a watch stream from after + 1.
     io::Task<Result<WatchResult>> watch_stream(std::string begin, std::string end, Revision after,
@@ -325,17 +339,17 @@ io::Task<Result<Revision>> EtcdTransaction::commit_writes(std::vector<Mutation> 
 // --- EtcdStore: calls ---
 
 io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::range(etcdserverpb::RangeRequest request,
-                                                               std::string what) {
+                                                               std::string what, Instant deadline) {
     etcdserverpb::RangeResponse response;
     etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
     EtcdUnaryCall call =
         [kv, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
             kv->async()->Range(&context, &request, &response, std::move(done));
         };
-    grpc::Status status = co_await client_.call_with_retry(call);
+    grpc::Status status = co_await client_.call_with_retry(call, deadline);
     if (request.serializable() && is_future_revision(status)) {
         request.set_serializable(false);  // etcd waits until it has applied what the leader has
-        status = co_await client_.call_with_retry(std::move(call));
+        status = co_await client_.call_with_retry(std::move(call), deadline);
     }
     if (!status.ok()) {
         co_return client_.read_error(what, status);
@@ -347,19 +361,30 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::snapshot_read(
     etcdserverpb::RangeRequest request) {
     KELPIE_ASSERT(request.revision() == 0);
     PendingRead me;
+    me.deadline = client_.executor().now() + client_.call_timeout();
     me.request = std::move(request);
     if (!co_await reads_.join(me)) {
         co_return std::move(*me.result);
     }
     std::deque<PendingRead*>& waiting = reads_.waiting();
+    const Instant now = client_.executor().now();
+    std::vector<PendingRead*> taken;
     std::vector<PendingRead*> batch;
     while (!waiting.empty() && batch.size() < snapshot_read_batch_reads_max) {
-        batch.push_back(waiting.front());
+        PendingRead* read = waiting.front();
         waiting.pop_front();
+        taken.push_back(read);
+        if (read->deadline <= now) {
+            read->result.emplace(waited_too_long("read"));
+        } else {
+            batch.push_back(read);
+        }
     }
-    io::CancelScope shield;  // the batch answers others too: cancelling this read must not cut it
-    co_await send_read_batch(batch).in_scope(&shield);
-    reads_.answered(batch, &me);
+    if (!batch.empty()) {
+        io::CancelScope shield;  // the batch answers others too: cancelling this read must not cut it
+        co_await send_read_batch(batch).in_scope(&shield);
+    }
+    reads_.answered(taken, &me);
     co_return std::move(*me.result);
 }
 
@@ -375,7 +400,9 @@ io::Task<void> EtcdStore::send_read_batch(const std::vector<PendingRead*>& batch
                                                        std::function<void(grpc::Status)> done) {
             kv->async()->Txn(&context, &request, &response, std::move(done));
         };
-        const grpc::Status status = co_await client_.call_with_retry(std::move(call));
+        // Deadlines grow in queue order: the first member's is the batch's.
+        const grpc::Status status =
+            co_await client_.call_with_retry(std::move(call), batch.front()->deadline);
         if (status.ok() && response.responses_size() == static_cast<int>(batch.size())) {
             for (size_t i = 0; i < batch.size(); i++) {
                 auto* range = response.mutable_responses(static_cast<int>(i))
@@ -399,7 +426,7 @@ io::Task<void> EtcdStore::send_read_batch(const std::vector<PendingRead*>& batch
         // The answers together were too large for one message: each on its own.
     }
     for (PendingRead* read : batch) {
-        read->result.emplace(co_await range(read->request, "read"));
+        read->result.emplace(co_await range(read->request, "read", read->deadline));
     }
 }
 
@@ -422,33 +449,46 @@ io::Task<Result<CommitAnswer>> EtcdStore::commit(etcdserverpb::TxnRequest reques
         co_return client_.closed_error();  // not sent
     }
     PendingCommit me;
+    me.deadline = client_.executor().now() + client_.call_timeout();
     me.footprint = footprint_of(request);
     me.bytes = request.ByteSizeLong();
     me.request = std::move(request);
     if (!co_await commits_.join(me)) {
         co_return std::move(*me.result);
     }
-    const std::vector<PendingCommit*> batch = take_commit_batch();
-    io::CancelScope shield;  // the batch answers others too: cancelling this commit must not cut it
-    co_await send_commit_batch(batch).in_scope(&shield);
-    commits_.answered(batch, &me);
+    std::vector<PendingCommit*> taken;
+    const std::vector<PendingCommit*> batch = take_commit_batch(taken);
+    if (!batch.empty()) {
+        io::CancelScope shield;  // the batch answers others too: cancelling this commit must not cut it
+        co_await send_commit_batch(batch).in_scope(&shield);
+    }
+    commits_.answered(taken, &me);
     co_return std::move(*me.result);
 }
 
-std::vector<EtcdStore::PendingCommit*> EtcdStore::take_commit_batch() {
+std::vector<EtcdStore::PendingCommit*> EtcdStore::take_commit_batch(
+    std::vector<PendingCommit*>& taken) {
     std::deque<PendingCommit*>& waiting = commits_.waiting();
+    const Instant now = client_.executor().now();
     std::vector<PendingCommit*> batch;
     size_t bytes = 0;
     for (auto it = waiting.begin();
          it != waiting.end() && batch.size() < commit_batch_txns_max;) {
         PendingCommit* c = *it;
+        if (c->deadline <= now) {
+            c->result.emplace(waited_too_long("commit"));  // not sent
+            taken.push_back(c);
+            it = waiting.erase(it);
+            continue;
+        }
         const bool fits = batch.empty() || bytes + c->bytes <= commit_batch_bytes_max;
         const bool independent =
-            std::all_of(batch.begin(), batch.end(), [c](const PendingCommit* taken) {
-                return can_share_batch(taken->footprint, c->footprint);
+            std::all_of(batch.begin(), batch.end(), [c](const PendingCommit* in_batch) {
+                return can_share_batch(in_batch->footprint, c->footprint);
             });
         if (fits && independent) {
             batch.push_back(c);
+            taken.push_back(c);
             bytes += c->bytes;
             it = waiting.erase(it);
         } else {
@@ -459,15 +499,17 @@ std::vector<EtcdStore::PendingCommit*> EtcdStore::take_commit_batch() {
 }
 
 io::Task<void> EtcdStore::send_commit_batch(const std::vector<PendingCommit*>& batch) {
+    // Deadlines grow in queue order: the first member's is the batch's.
+    const Instant deadline = batch.front()->deadline;
     if (batch.size() == 1) {
-        batch[0]->result.emplace(answer_of(co_await send_commit(batch[0]->request)));
+        batch[0]->result.emplace(answer_of(co_await send_commit(batch[0]->request, deadline)));
         co_return;
     }
     etcdserverpb::TxnRequest request;  // no compares: its success branch always runs
     for (PendingCommit* c : batch) {
         request.add_success()->mutable_request_txn()->Swap(&c->request);
     }
-    auto response = co_await send_commit(request);
+    auto response = co_await send_commit(request, deadline);
     if (response.ok() && response->responses_size() == static_cast<int>(batch.size())) {
         for (size_t i = 0; i < batch.size(); i++) {
             const auto& nested = response->responses(static_cast<int>(i));
@@ -494,14 +536,17 @@ io::Task<void> EtcdStore::send_commit_batch(const std::vector<PendingCommit*>& b
     // Refused before anything was applied, perhaps for one member's sake: each on its own.
     for (size_t i = 0; i < batch.size(); i++) {
         batch[i]->request.Swap(request.mutable_success(static_cast<int>(i))->mutable_request_txn());
-        batch[i]->result.emplace(answer_of(co_await send_commit(batch[i]->request)));
+        batch[i]->result.emplace(answer_of(co_await send_commit(batch[i]->request, deadline)));
     }
 }
 
 io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::send_commit(
-    const etcdserverpb::TxnRequest& request) {
+    const etcdserverpb::TxnRequest& request, Instant deadline) {
     if (client_.closed()) {
         co_return client_.closed_error();  // not sent
+    }
+    if (deadline <= client_.executor().now()) {
+        co_return waited_too_long("commit");  // not sent
     }
     etcdserverpb::TxnResponse response;
     etcdserverpb::KV::Stub* kv = client_.kv();
@@ -509,7 +554,8 @@ io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::send_commit(
                                                    std::function<void(grpc::Status)> done) {
         kv->async()->Txn(&context, &request, &response, std::move(done));
     };
-    grpc::Status status = co_await client_.call_once(std::move(call), client_.call_timeout());
+    grpc::Status status =
+        co_await client_.call_once(std::move(call), deadline - client_.executor().now());
     if (!status.ok()) {
         co_return client_.commit_error(status);
     }
