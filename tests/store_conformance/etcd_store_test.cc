@@ -3,11 +3,18 @@
 // real cluster (KELPIE_TEST_ETCD_ENDPOINTS; skipped without one), the cases the shared suite does
 // not reach: a set inside a cleared range, add_read_conflict against a deletion, watches that
 // must see deletions, answers too large for one gRPC message, close() during a watch, an
-// unreachable cluster and a compacted snapshot.
+// unreachable cluster, a compacted snapshot, and batching (shared revisions, no write skew, a
+// refused batch resent commit by commit, shared snapshots). Faults a real cluster cannot show on
+// cue (a member behind the snapshot, a stuck commit, a cancelled batch leader) use a stand-in
+// member: a gRPC KV service of our own on 127.0.0.1.
 // Method: pure functions are checked directly; cluster cases are coroutines over the Store API
 // (raw gRPC only to compact).
 
+#include <atomic>
+#include <chrono>
+#include <functional>
 #include <set>
+#include <thread>
 
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
@@ -187,6 +194,166 @@ TEST(EtcdStore, UnreachableClusterIsUnavailableNamingTheEndpoints) {
     EXPECT_NE(store.error().message.find("127.0.0.1:1"), std::string::npos)
         << store.error().message;
     EXPECT_LT(watch.elapsed(), Duration::s(3));
+}
+
+// --- against a stand-in member: faults a real cluster cannot be made to show on cue ---
+
+// A gRPC KV service on 127.0.0.1 that answers like an etcd member (every key absent, revision
+// 10), except where told otherwise: every serializable Range says "future revision" (a member
+// behind the snapshot), the first `unavailable_reads` Ranges of key "slow" fail UNAVAILABLE, and
+// each Txn is answered after `txn_delay`. It counts what it was sent.
+class StandInMember final : public etcdserverpb::KV::Service {
+public:
+    explicit StandInMember(std::chrono::milliseconds txn_delay, int unavailable_reads = 0)
+        : txn_delay_(txn_delay), unavailable_reads_(unavailable_reads) {
+        grpc::ServerBuilder builder;
+        builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+        builder.RegisterService(this);
+        server_ = builder.BuildAndStart();
+    }
+    ~StandInMember() override { server_->Shutdown(); }
+    std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+    std::atomic<int> txns{0};
+    std::atomic<int> serializable_ranges{0};
+    std::atomic<int> linearizable_ranges{0};
+
+    grpc::Status Range(grpc::ServerContext*, const etcdserverpb::RangeRequest* request,
+                       etcdserverpb::RangeResponse* response) override {
+        if (request->serializable()) {
+            serializable_ranges++;
+            return grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                                "etcdserver: mvcc: required revision is a future revision");
+        }
+        if (request->key() == "slow" && unavailable_reads_-- > 0) {
+            return grpc::Status(grpc::StatusCode::UNAVAILABLE, "stand-in: not now");
+        }
+        linearizable_ranges++;
+        response->mutable_header()->set_revision(10);
+        return grpc::Status::OK;
+    }
+    grpc::Status Txn(grpc::ServerContext*, const etcdserverpb::TxnRequest* request,
+                     etcdserverpb::TxnResponse* response) override {
+        txns++;
+        std::this_thread::sleep_for(txn_delay_);
+        const bool reads_only = request->success_size() > 0 && request->success(0).has_request_range();
+        response->mutable_header()->set_revision(reads_only ? 10 : 11);
+        response->set_succeeded(true);
+        for (int i = 0; reads_only && i < request->success_size(); i++) {
+            response->add_responses()->mutable_response_range();  // nothing found
+        }
+        return grpc::Status::OK;
+    }
+
+private:
+    std::chrono::milliseconds txn_delay_;
+    std::atomic<int> unavailable_reads_;
+    int port_ = 0;
+    std::unique_ptr<grpc::Server> server_;
+};
+
+io::Task<void> with_stand_in(io::RealWorld* world, std::string endpoint, Duration call_timeout,
+                             std::function<io::Task<void>(Store*)> body) {
+    EtcdStoreOptions options;
+    options.endpoints.push_back(endpoint);
+    options.call_timeout = call_timeout;
+    auto store = co_await open_etcd_store(world->executor(), world->blocking_pool(), options);
+    CO_ASSERT_OK(store);
+    co_await body(store->get());
+    co_await (*store)->close();
+}
+
+// A later read at the snapshot is served by whichever member it reaches, without a quorum round;
+// a member that has not applied the snapshot yet says so, and the read is repeated linearizably.
+TEST(EtcdStandIn, ALaterReadAtAFutureRevisionIsRepeatedLinearizably) {
+    StandInMember member(std::chrono::milliseconds(0));
+    io::RealWorld world;
+    auto body = [](Store* s) -> io::Task<void> {
+        auto t = s->begin();
+        CO_ASSERT_OK(co_await t->get("a"));  // the first read: linearizable, fixes the snapshot
+        EXPECT_EQ(t->read_revision(), 10);
+        CO_ASSERT_OK(co_await t->get("b"));  // serializable at 10, refused, repeated
+    };
+    io::block_on(world, world.executor(),
+                 with_stand_in(&world, member.endpoint(), Duration::s(2), body));
+    EXPECT_EQ(member.serializable_ranges.load(), 1);
+    EXPECT_EQ(member.linearizable_ranges.load(), 3);  // the open probe, the first read, the repeat
+}
+
+io::Task<void> put_into(Store* s, std::string key, Result<Revision>* out) {
+    auto t = s->begin();
+    (void)t->set(key, "v");
+    *out = co_await t->commit();
+}
+
+// Time queued counts against a call's timeout: behind a commit that the member does not answer
+// in time, the queued commits are not sent when it returns, and fail unavailable (nothing
+// applied) instead of starting a full timeout of their own.
+TEST(EtcdStandIn, CommitsQueuedBehindAStuckBatchFailUnsentAtTheirDeadline) {
+    StandInMember member(std::chrono::milliseconds(1500));
+    io::RealWorld world;
+    std::vector<Result<Revision>> results(4, Error(ErrorCode::internal, "unset"));
+    auto body = [&results](Store* s) -> io::Task<void> {
+        std::vector<io::Task<void>> tasks;
+        for (size_t i = 0; i < results.size(); i++) {
+            tasks.push_back(put_into(s, "k" + std::to_string(i), &results[i]));
+        }
+        co_await io::when_all(std::move(tasks));
+    };
+    io::block_on(world, world.executor(),
+                 with_stand_in(&world, member.endpoint(), Duration::ms(500), body));
+    EXPECT_EQ(results[0].code(), ErrorCode::unknown_result);  // sent: it may have applied
+    for (size_t i = 1; i < results.size(); i++) {
+        ASSERT_FALSE(results[i].ok());
+        EXPECT_EQ(results[i].code(), ErrorCode::unavailable);
+        EXPECT_NE(results[i].error().message.find("not sent"), std::string::npos)
+            << results[i].error().message;
+    }
+    EXPECT_EQ(member.txns.load(), 1);
+}
+
+io::Task<void> get_into(Store* s, std::string key, Result<std::optional<KeyValue>>* out) {
+    auto t = s->begin();
+    *out = co_await t->get(key);
+}
+
+io::Task<void> cancelled_leader(Store* s, io::CancellationToken token,
+                                Result<std::optional<KeyValue>>* out) {
+    try {
+        co_await io::with_cancellation(token, get_into(s, "slow", out));
+    } catch (const io::Cancelled&) {
+        *out = Error(ErrorCode::internal, "cancelled");
+    }
+}
+
+io::Task<void> cancel_after(io::Executor* ex, io::CancellationSource* source, Duration after) {
+    co_await ex->sleep_for(after);
+    source->cancel();
+}
+
+// The read that leads a batch answers the others too: cancelling it (here while it backs off
+// between retries) must not leave the reads queued behind it waiting forever.
+TEST(EtcdStandIn, CancellingABatchLeaderStillAnswersTheReadsBehindIt) {
+    StandInMember member(std::chrono::milliseconds(0), 2);
+    io::RealWorld world;
+    io::CancellationSource source;
+    std::vector<Result<std::optional<KeyValue>>> results(4, Error(ErrorCode::internal, "unset"));
+    auto body = [&results, &source, &world](Store* s) -> io::Task<void> {
+        std::vector<io::Task<void>> tasks;
+        tasks.push_back(cancelled_leader(s, source.token(), &results[0]));  // leads; retries
+        for (size_t i = 1; i < results.size(); i++) {
+            tasks.push_back(get_into(s, "k" + std::to_string(i), &results[i]));  // queue
+        }
+        tasks.push_back(cancel_after(&world.executor(), &source, Duration::ms(10)));
+        co_await io::when_all(std::move(tasks));
+    };
+    io::block_on(world, world.executor(),
+                 with_stand_in(&world, member.endpoint(), Duration::s(2), body));
+    EXPECT_TRUE(results[0].ok());  // its batch ran to the end: the retry succeeded
+    for (size_t i = 1; i < results.size(); i++) {
+        EXPECT_TRUE(results[i].ok()) << results[i].error().to_string();
+    }
+    EXPECT_EQ(member.txns.load(), 1);  // the three queued reads, together
 }
 
 // --- on a cluster ---

@@ -2,8 +2,9 @@
 # defined:
 #     include(store_conformance/etcd_tests.cmake)
 #
-#   etcd_store_tests        the backend's own cases (etcd_store_test.cc). The pure ones (EtcdTxn,
-#                           EtcdUrl, EtcdStore.*) are discovered as ctest tests; the cluster ones
+#   etcd_store_tests        the backend's own cases (etcd_store_test.cc). The ones without a
+#                           cluster (EtcdTxn, EtcdUrl, EtcdStore.*, and EtcdStandIn.*, against a
+#                           stand-in member) are discovered as ctest tests; the cluster ones
 #                           (EtcdStoreTest.*) skip without KELPIE_TEST_ETCD_ENDPOINTS.
 #   etcd_fault_child        the writer/checker of the fault test.
 #   store_etcd_conformance  etcd_conformance_test.sh: starts a 3-member cluster on 127.0.0.1
@@ -21,7 +22,7 @@ target_include_directories(etcd_store_tests PRIVATE ${PROJECT_SOURCE_DIR})
 target_link_libraries(etcd_store_tests PRIVATE kelpie_store kelpie_io kelpie_base
     kelpie_etcd_proto GTest::gtest GTest::gtest_main)
 gtest_discover_tests(etcd_store_tests DISCOVERY_TIMEOUT 60 PROPERTIES TIMEOUT 120
-    TEST_FILTER "EtcdTxn.*:EtcdUrl.*:EtcdStore.*")
+    TEST_FILTER "EtcdTxn.*:EtcdUrl.*:EtcdStore.*:EtcdStandIn.*")
 
 add_executable(etcd_fault_child ${CMAKE_CURRENT_LIST_DIR}/etcd_fault_child.cc)
 target_include_directories(etcd_fault_child PRIVATE ${PROJECT_SOURCE_DIR})
