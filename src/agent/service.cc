@@ -1726,6 +1726,7 @@ json::object public_run(json::object run) {
     run.erase("steps");
     run.erase("usage");
     run.erase("error");
+    run.erase("first_seq");
     return run;
 }
 
@@ -1793,7 +1794,9 @@ io::Task<Result<json::array>> AgentService::run_messages(std::string run_id, Que
     if (!run.has_value()) {
         co_return not_found(fmt::format("Run {} not found", run_id));
     }
-    KELPIE_CO_TRY_ASSIGN(std::vector<json::object> stored, co_await impl_->messages(str(*run, "agent_id"), 0));
+    // From the run's first message on (runs stored before first_seq existed: from the start).
+    KELPIE_CO_TRY_ASSIGN(std::vector<json::object> stored,
+                         co_await impl_->messages(str(*run, "agent_id"), num(*run, "first_seq")));
     std::vector<json::object> rendered;
     for (const json::object& m : stored) {
         if (str(m, "run_id") == run_id) {

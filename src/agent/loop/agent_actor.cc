@@ -882,6 +882,8 @@ io::Task<Result<std::string>> AgentActor::send(actor::Context& context, json::ob
         new_run["metadata"] = json::object();
         new_run["steps"] = json::array();
         new_run["usage"] = json::object{{"prompt_tokens", 0}, {"completion_tokens", 0}, {"total_tokens", 0}};
+        // Every message of the run comes after this seq: GET /v1/runs/{id}/messages reads from it.
+        new_run["first_seq"] = next_seq_;
         KELPIE_CO_TRY(context.put(records::agent_run_key(str(agent_, "id"), num(request, "created_us"),
                                                          run_id),
                                   ""));

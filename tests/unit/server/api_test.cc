@@ -283,6 +283,19 @@ TEST(Api, NonStreamingSendAndHistory) {
     HttpResponse one = api.call("GET", "/v1/messages/" + std::string(history[1].at("id").as_string()));
     ASSERT_EQ(one.status, 200);
     EXPECT_EQ(api.body(one).as_array().size(), 1u);
+    // A run's messages are its own (read from the run's first message on, which stays internal).
+    HttpResponse second = api.call("POST", "/v1/agents/" + id + "/messages",
+                                   R"({"messages":[{"role":"user","content":"again"}]})");
+    ASSERT_EQ(second.status, 200) << second.body;
+    const std::string run2(api.body(second).at("usage").at("run_ids").as_array().at(0).as_string());
+    for (const auto& [which, text] : {std::pair{run_id, std::string("hi")}, std::pair{run2, std::string("again")}}) {
+        json::array own = api.body(api.call("GET", "/v1/runs/" + which + "/messages")).as_array();
+        ASSERT_EQ(own.size(), 2u) << which;
+        EXPECT_EQ(own[0].at("message_type").as_string(), "user_message");
+        EXPECT_EQ(own[0].at("content").as_string(), text);
+        EXPECT_EQ(own[1].at("content").as_string(), "ECHO: " + text);
+        EXPECT_FALSE(api.body(api.call("GET", "/v1/runs/" + which)).as_object().contains("first_seq"));
+    }
 }
 
 // letta-code sends with background=true and, when its connection drops, follows the run again
