@@ -784,59 +784,56 @@ io::Task<Result<json::array>> AgentService::list_agents(Query query) {
     const std::vector<std::string> tags = query.get_all("tags");
     const bool match_all = query.get("match_all_tags").value_or("false") == "true";
     const std::optional<std::string> text = query.get("query_text");
-    if (!name.has_value() && tags.empty() && !text.has_value()) {
-        // No filter: the page is chosen from the index alone (creation order), and only its
-        // agents are read — `GET /v1/agents/?limit=1` (letta-code's first call) reads one agent,
-        // not every agent on the server.
-        std::vector<json::object> ids;
-        for (const store::KeyValue& kv : index) {
-            KELPIE_CO_TRY_ASSIGN(std::string id, records::agent_index_id(kv.key));
-            json::object entry;
-            entry["id"] = std::move(id);
-            ids.push_back(std::move(entry));
-        }
-        KELPIE_CO_TRY_ASSIGN(json::array window, page(std::move(ids), query, 50));
-        json::array out;
-        for (const json::value& entry : window) {
-            Result<json::object> a = co_await m.agent_state_json(str(entry.as_object(), "id"));
-            if (!a.ok() && a.code() != ErrorCode::not_found) {  // not_found: deleted meanwhile
-                co_return std::move(a).error();
-            }
-            if (a.ok()) {
-                out.push_back(std::move(*a));
-            }
-        }
-        co_return out;
-    }
-    std::vector<json::object> agents;
+    const bool filtered = name.has_value() || !tags.empty() || text.has_value();
+    // The page is chosen from ids alone (creation order): without a filter, from the index (so
+    // `GET /v1/agents/?limit=1`, letta-code's first call, reads one agent, not every agent on the
+    // server); with one, from each agent's settings (one read each). Only the page's agents are
+    // rendered in full (their blocks and tools).
+    std::vector<json::object> ids;
     for (const store::KeyValue& kv : index) {
         KELPIE_CO_TRY_ASSIGN(std::string id, records::agent_index_id(kv.key));
-        Result<json::object> a = co_await m.agent_state_json(id);
-        if (!a.ok()) {
-            if (a.code() == ErrorCode::not_found) {
-                continue;  // deleted meanwhile
+        if (filtered) {
+            Result<json::object> s = co_await m.state(id);
+            if (!s.ok()) {
+                if (s.code() == ErrorCode::not_found) {
+                    continue;  // deleted meanwhile
+                }
+                co_return std::move(s).error();
             }
-            co_return std::move(a).error();
-        }
-        if (name.has_value() && str(*a, "name") != *name) {
-            continue;
-        }
-        if (text.has_value() && str(*a, "name").find(*text) == std::string::npos) {
-            continue;
-        }
-        if (!tags.empty()) {
-            const std::vector<std::string> have = strings(*a, "tags");
-            size_t hits = 0;
-            for (const std::string& t : tags) {
-                hits += std::find(have.begin(), have.end(), t) != have.end();
-            }
-            if (match_all ? hits != tags.size() : hits == 0) {
+            const json::object& agent = s->at("agent").as_object();
+            if (name.has_value() && str(agent, "name") != *name) {
                 continue;
             }
+            if (text.has_value() && str(agent, "name").find(*text) == std::string::npos) {
+                continue;
+            }
+            if (!tags.empty()) {
+                const std::vector<std::string> have = strings(agent, "tags");
+                size_t hits = 0;
+                for (const std::string& t : tags) {
+                    hits += std::find(have.begin(), have.end(), t) != have.end();
+                }
+                if (match_all ? hits != tags.size() : hits == 0) {
+                    continue;
+                }
+            }
         }
-        agents.push_back(std::move(*a));
+        json::object entry;
+        entry["id"] = std::move(id);
+        ids.push_back(std::move(entry));
     }
-    co_return page(std::move(agents), query, 50);
+    KELPIE_CO_TRY_ASSIGN(json::array window, page(std::move(ids), query, 50));
+    json::array out;
+    for (const json::value& entry : window) {
+        Result<json::object> a = co_await m.agent_state_json(str(entry.as_object(), "id"));
+        if (!a.ok() && a.code() != ErrorCode::not_found) {  // not_found: deleted meanwhile
+            co_return std::move(a).error();
+        }
+        if (a.ok()) {
+            out.push_back(std::move(*a));
+        }
+    }
+    co_return out;
 }
 
 namespace {

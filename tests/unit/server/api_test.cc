@@ -190,7 +190,8 @@ TEST(Api, AgentsWithAndWithoutTrailingSlashAndPaginationTerminates) {
     std::sort(ids.begin(), ids.end());
     EXPECT_EQ(sorted_seen, ids);
     // An unfiltered list picks its page from the index before reading any agent; a filtered one
-    // reads them all: both must page alike (every name here contains "a").
+    // from each agent's settings: both must page alike (every name here contains "a"), and both
+    // render only the page's agents in full.
     ASSERT_EQ(all.size(), 5u);
     auto listed = [&](const std::string& q) {
         std::vector<std::string> out;
@@ -210,6 +211,13 @@ TEST(Api, AgentsWithAndWithoutTrailingSlashAndPaginationTerminates) {
     json::array tagged = api.body(api.call("GET", "/v1/agents/?tags=x&tags=z")).as_array();
     ASSERT_EQ(tagged.size(), 1u);
     EXPECT_EQ(tagged[0].at("id").as_string(), ids[1]);
+    EXPECT_TRUE(tagged[0].as_object().contains("memory"));  // rendered in full, blocks and all
+    // By exact name, and a query_text that matches nothing.
+    const std::string name(api.body(api.call("GET", "/v1/agents/" + ids[2])).at("name").as_string());
+    json::array named = api.body(api.call("GET", "/v1/agents/?name=" + name)).as_array();
+    ASSERT_EQ(named.size(), 1u);
+    EXPECT_EQ(named[0].at("id").as_string(), ids[2]);
+    EXPECT_TRUE(api.body(api.call("GET", "/v1/agents/?query_text=no-agent-has-this")).as_array().empty());
 }
 
 // GET agent answers from a cache keyed by the store's revision: any commit (the agent's own, or a
