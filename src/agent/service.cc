@@ -494,6 +494,17 @@ struct AgentService::Impl {
         co_return out;
     }
 
+    // The stored conversation record (its id checked); not_found if there is none.
+    io::Task<Result<json::object>> conversation(std::string conversation_id) {
+        KELPIE_CO_TRY(check_id(conversation_id, "conv", "conversation"));
+        KELPIE_CO_TRY_ASSIGN(std::optional<json::object> c,
+                             co_await read(records::conversation_key(conversation_id), "conversation"));
+        if (!c.has_value()) {
+            co_return not_found(fmt::format("Conversation {} not found", conversation_id));
+        }
+        co_return std::move(*c);
+    }
+
     // Fills each conversation's `in_context_message_ids` (all of one agent's): the agent's system
     // message, then the conversation's messages in the agent's context, oldest first, at most
     // context_messages_max of them. letta-code looks for a pending approval in the last one.
@@ -1876,25 +1887,15 @@ io::Task<Result<json::object>> AgentService::create_conversation(std::string age
 }
 
 io::Task<Result<json::object>> AgentService::retrieve_conversation(std::string conversation_id) {
-    KELPIE_CO_TRY(check_id(conversation_id, "conv", "conversation"));
-    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> c,
-                         co_await impl_->read(records::conversation_key(conversation_id), "conversation"));
-    if (!c.has_value()) {
-        co_return not_found(fmt::format("Conversation {} not found", conversation_id));
-    }
-    std::vector<json::object*> one(1, &*c);  // (a braced list here trips GCC 12's coroutines)
-    KELPIE_CO_TRY(co_await impl_->fill_in_context(str(*c, "agent_id"), std::move(one)));
-    co_return std::move(*c);
+    KELPIE_CO_TRY_ASSIGN(json::object c, co_await impl_->conversation(std::move(conversation_id)));
+    std::vector<json::object*> one(1, &c);  // (a braced list here trips GCC 12's coroutines)
+    KELPIE_CO_TRY(co_await impl_->fill_in_context(str(c, "agent_id"), std::move(one)));
+    co_return std::move(c);
 }
 
 io::Task<Result<std::string>> AgentService::conversation_agent(std::string conversation_id) {
-    KELPIE_CO_TRY(check_id(conversation_id, "conv", "conversation"));
-    KELPIE_CO_TRY_ASSIGN(std::optional<json::object> c,
-                         co_await impl_->read(records::conversation_key(conversation_id), "conversation"));
-    if (!c.has_value()) {
-        co_return not_found(fmt::format("Conversation {} not found", conversation_id));
-    }
-    co_return str(*c, "agent_id");
+    KELPIE_CO_TRY_ASSIGN(json::object c, co_await impl_->conversation(std::move(conversation_id)));
+    co_return str(c, "agent_id");
 }
 
 io::Task<Result<json::array>> AgentService::list_conversations(Query query) {

@@ -2,9 +2,9 @@
 //
 // Invariants:
 //  (1) A cached block of class c is exactly c * frame_size_class_bytes bytes from ::operator new.
-//  (2) A thread's cache holds at most frame_cache_class_bytes_max bytes of blocks per class (so at
-//      most 2 MiB in all); the rest go back to the heap. Frames freed on another thread than the one that made them join that
-//      thread's cache (bounded by (2)).
+//  (2) A thread's cache holds at most frame_cache_class_bytes_max bytes of blocks per class (so
+//      at most 2 MiB in all); the rest go back to the heap. Frames freed on another thread than
+//      the one that made them join that thread's cache (bounded the same way).
 //  (3) After a thread's cache is destroyed (thread exit, static destruction), frames go straight
 //      to and from the heap.
 

@@ -352,7 +352,7 @@ std::vector<ToolEnv::Message> AgentActor::conversation_history(
     out.reserve(history_.size());
     auto message = history_.begin();
     for (const PromptForm& form : prompt_forms_) {
-        if (!form.system && form.conversation_id == conversation_id) {
+        if (form.in_conversation(conversation_id)) {
             out.push_back(ToolEnv::Message{form.role, &*message});
         }
         ++message;
@@ -363,7 +363,7 @@ std::vector<ToolEnv::Message> AgentActor::conversation_history(
 // The stored system message (the first in context) holds the prompt as last compiled.
 Status AgentActor::refresh_system_message(actor::Context& context,
                                           const std::string& conversation_id) {
-    if (history_.empty() || !prompt_forms_.front().system) {
+    if (history_.empty() || !prompt_forms_.front().system()) {
         return {};
     }
     // Recompiled when what it shows of the memory changes (blocks, the template, the
@@ -377,7 +377,7 @@ Status AgentActor::refresh_system_message(actor::Context& context,
     }
     size_t messages_in_context = 0;
     for (const PromptForm& form : prompt_forms_) {
-        messages_in_context += !form.system && form.conversation_id == conversation_id ? 1 : 0;
+        messages_in_context += form.in_conversation(conversation_id) ? 1 : 0;
     }
     json::object& system = history_.front();
     system["content"] = compile_system_prompt(str(agent_, "system"), memory_, str(agent_, "id"),
@@ -702,7 +702,6 @@ void AgentActor::history_push(json::object message) {
             form.role = known;  // the literal's storage, which outlives the message
         }
     }
-    form.system = role == "system";
     form.conversation_id = std::string(records::view(message, "conversation_id"));
     form.shown = shown_to_model(message);
     history_.push_back(std::move(message));

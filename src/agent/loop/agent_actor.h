@@ -103,9 +103,13 @@ private:
     // the message enters the history, so that a step does not re-read every message's JSON.
     struct PromptForm {
         std::string_view role;  // one of the known roles (static storage), or empty
-        bool system = false;
         bool shown = false;  // the model sees it (model_message)
         std::string conversation_id;
+        bool system() const { return role == "system"; }
+        // A message of `conversation` (the system message belongs to none).
+        bool in_conversation(const std::string& conversation) const {
+            return !system() && conversation_id == conversation;
+        }
         bool in_prompt(const std::string& conversation) const {
             return shown && conversation_id == conversation;
         }

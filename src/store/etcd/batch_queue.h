@@ -39,9 +39,10 @@ public:
     BatchQueue(const BatchQueue&) = delete;
     BatchQueue& operator=(const BatchQueue&) = delete;
 
-    // Queues `m` (REQUIRES: its deadline is not before any queued one's). Returns true when `m` leads a batch (it is then waiting().front()): the caller
-    // takes the batch out of waiting(), `m` included, sends it, answers every member and calls
-    // answered(). Returns false when a batch led by another member has answered `m`.
+    // Queues `m` (REQUIRES: its deadline is not before any queued one's). Returns true when `m`
+    // leads a batch (it is then waiting().front()): the caller takes the batch out of waiting(),
+    // `m` included, sends it, answers every member and calls answered(). Returns false when a
+    // batch led by another member has answered `m`.
     io::Task<bool> join(Member& m) {
         queue_.push_back(&m);
         if (!in_flight_) {

@@ -54,6 +54,15 @@ bool mentions(const grpc::Status& status, std::string_view text) {
     return status.error_message().find(text) != std::string::npos;
 }
 
+// Request size limits, enforced by etcd (--max-request-bytes, --max-txn-ops) or by gRPC on a
+// message too large for the receiver. Nothing was applied.
+bool is_size_limit(const grpc::Status& status) {
+    return (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+            (mentions(status, "request is too large") || mentions(status, "too many operations"))) ||
+           (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+            mentions(status, "larger than max"));
+}
+
 // The request provably never reached etcd's apply path: etcd's leader check refused it, or gRPC
 // had no connection to send it on.
 bool is_refused_before_apply(const grpc::Status& status) {
@@ -66,13 +75,6 @@ bool is_refused_before_apply(const grpc::Status& status) {
 }
 
 }  // namespace
-
-bool is_size_limit(const grpc::Status& status) {
-    return (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
-            (mentions(status, "request is too large") || mentions(status, "too many operations"))) ||
-           (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
-            mentions(status, "larger than max"));
-}
 
 bool is_future_revision(const grpc::Status& status) {
     return status.error_code() == grpc::StatusCode::OUT_OF_RANGE &&

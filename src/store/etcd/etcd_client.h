@@ -112,10 +112,6 @@ private:
     bool closed_ = false;
 };
 
-// Request size limits, enforced by etcd (--max-request-bytes, --max-txn-ops) or by gRPC on a
-// message too large for the receiver. Nothing was applied.
-bool is_size_limit(const grpc::Status& status);
-
 // A serializable read at a revision the member it reached has not applied yet.
 bool is_future_revision(const grpc::Status& status);
 

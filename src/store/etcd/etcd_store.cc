@@ -147,16 +147,19 @@ public:
     // read at a revision the member reached has not applied yet is repeated as a linearizable one.
     io::Task<Result<etcdserverpb::RangeResponse>> range(etcdserverpb::RangeRequest request,
                                                         std::string what) {
-        const Instant deadline = client_.executor().now() + client_.call_timeout();
-        return range(std::move(request), std::move(what), deadline);
+        return range(std::move(request), std::move(what), call_deadline());
     }
     io::Task<Result<etcdserverpb::RangeResponse>> range(etcdserverpb::RangeRequest request,
                                                         std::string what, Instant deadline);
     // A Range at the current revision (REQUIRES: request.revision() == 0), batched with the
     // others that wait for the one in flight (see "Snapshot reads" below).
     io::Task<Result<etcdserverpb::RangeResponse>> snapshot_read(etcdserverpb::RangeRequest request);
-    // A read-only Txn (retried internally on UNAVAILABLE).
-    io::Task<Result<etcdserverpb::TxnResponse>> read_txn(etcdserverpb::TxnRequest request);
+    // A call starting now must be answered by this instant.
+    Instant call_deadline() { return client_.executor().now() + client_.call_timeout(); }
+    // A read-only Txn (retried internally on UNAVAILABLE until `deadline`). `what` names it in
+    // errors.
+    io::Task<Result<etcdserverpb::TxnResponse>> read_txn(etcdserverpb::TxnRequest request,
+                                                         std::string what, Instant deadline);
     // Commits a commit Txn (etcd/etcd_txn.h), batched with others (see "Commits" below). Sent
     // at most once (invariant (2)).
     io::Task<Result<CommitAnswer>> commit(etcdserverpb::TxnRequest request);
@@ -301,7 +304,8 @@ io::Task<Status> EtcdTransaction::resolve_read_conflicts(ReadSet& reads) {
         range->set_keys_only(true);
         range->set_revision(snapshot_);
     }
-    auto response = co_await store_.read_txn(std::move(request));
+    auto response = co_await store_.read_txn(std::move(request), "read of add_read_conflict keys",
+                                             store_.call_deadline());
     if (!response.ok()) {
         co_return std::move(response).error();
     }
@@ -361,7 +365,7 @@ io::Task<Result<etcdserverpb::RangeResponse>> EtcdStore::snapshot_read(
     etcdserverpb::RangeRequest request) {
     KELPIE_ASSERT(request.revision() == 0);
     PendingRead me;
-    me.deadline = client_.executor().now() + client_.call_timeout();
+    me.deadline = call_deadline();
     me.request = std::move(request);
     if (!co_await reads_.join(me)) {
         co_return std::move(*me.result);
@@ -394,30 +398,23 @@ io::Task<void> EtcdStore::send_read_batch(const std::vector<PendingRead*>& batch
         for (const PendingRead* read : batch) {
             *request.add_success()->mutable_request_range() = read->request;
         }
-        etcdserverpb::TxnResponse response;
-        etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
-        EtcdUnaryCall call = [kv, &request, &response](grpc::ClientContext& context,
-                                                       std::function<void(grpc::Status)> done) {
-            kv->async()->Txn(&context, &request, &response, std::move(done));
-        };
         // Deadlines grow in queue order: the first member's is the batch's.
-        const grpc::Status status =
-            co_await client_.call_with_retry(std::move(call), batch.front()->deadline);
-        if (status.ok() && response.responses_size() == static_cast<int>(batch.size())) {
+        auto response = co_await read_txn(std::move(request), "read", batch.front()->deadline);
+        if (response.ok() && response->responses_size() == static_cast<int>(batch.size())) {
             for (size_t i = 0; i < batch.size(); i++) {
-                auto* range = response.mutable_responses(static_cast<int>(i))
+                auto* range = response->mutable_responses(static_cast<int>(i))
                                   ->mutable_response_range();
-                *range->mutable_header() = response.header();
+                *range->mutable_header() = response->header();
                 batch[i]->result.emplace(std::move(*range));
             }
             co_return;
         }
-        if (client_.closed() || !is_size_limit(status)) {
-            const Error error = status.ok() ? Error(ErrorCode::internal,
-                                                    "a batch of reads on " +
-                                                        client_.cluster_name() +
-                                                        " answered with the wrong count")
-                                            : client_.read_error("read", status);
+        if (response.ok() || response.code() != ErrorCode::limit_exceeded) {
+            const Error error = response.ok() ? Error(ErrorCode::internal,
+                                                      "a batch of reads on " +
+                                                          client_.cluster_name() +
+                                                          " answered with the wrong count")
+                                              : std::move(response).error();
             for (PendingRead* read : batch) {
                 read->result.emplace(error);
             }
@@ -430,16 +427,17 @@ io::Task<void> EtcdStore::send_read_batch(const std::vector<PendingRead*>& batch
     }
 }
 
-io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::read_txn(etcdserverpb::TxnRequest request) {
+io::Task<Result<etcdserverpb::TxnResponse>> EtcdStore::read_txn(etcdserverpb::TxnRequest request,
+                                                                 std::string what, Instant deadline) {
     etcdserverpb::TxnResponse response;
     etcdserverpb::KV::Stub* kv = client_.closed() ? nullptr : client_.kv();
     EtcdUnaryCall call =
         [kv, &request, &response](grpc::ClientContext& context, std::function<void(grpc::Status)> done) {
             kv->async()->Txn(&context, &request, &response, std::move(done));
         };
-    grpc::Status status = co_await client_.call_with_retry(std::move(call));
+    grpc::Status status = co_await client_.call_with_retry(std::move(call), deadline);
     if (!status.ok()) {
-        co_return client_.read_error("read of add_read_conflict keys", status);
+        co_return client_.read_error(what, status);
     }
     co_return response;
 }
@@ -449,7 +447,7 @@ io::Task<Result<CommitAnswer>> EtcdStore::commit(etcdserverpb::TxnRequest reques
         co_return client_.closed_error();  // not sent
     }
     PendingCommit me;
-    me.deadline = client_.executor().now() + client_.call_timeout();
+    me.deadline = call_deadline();
     me.footprint = footprint_of(request);
     me.bytes = request.ByteSizeLong();
     me.request = std::move(request);

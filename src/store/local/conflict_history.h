@@ -9,7 +9,6 @@
 //      snapshot older than horizon_ (too old to check: the transaction must retry).
 //  (2) forget_through(r) only moves horizon_ forward, and only to revisions no live snapshot needs.
 
-#include <map>
 #include <string>
 #include <vector>
 

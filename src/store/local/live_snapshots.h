@@ -27,7 +27,6 @@ public:
         } else {
             live_.emplace_back(at, 1);
         }
-        count_++;
     }
 
     // REQUIRES: a snapshot at `at` is live.
@@ -36,21 +35,20 @@ public:
                                    [](const Entry& e, int64_t v) { return e.first < v; });
         KELPIE_ASSERT(it != live_.end() && it->first == at && it->second > 0);
         it->second--;
-        count_--;
         while (!live_.empty() && live_.front().second == 0) {
             live_.pop_front();
         }
     }
 
-    bool empty() const { return count_ == 0; }
+    bool empty() const { return live_.empty(); }
     // REQUIRES: !empty().
     int64_t oldest() const { return live_.front().first; }
 
 private:
     using Entry = std::pair<int64_t, uint32_t>;  // revision, snapshots at it (0: released)
-    // Invariant: sorted by revision, unique; the front entry has a count > 0 unless empty.
+    // Invariant: sorted by revision, unique; the front entry has a count > 0 (so empty exactly
+    // when no snapshot is live).
     std::deque<Entry> live_;
-    size_t count_ = 0;
 };
 
 }  // namespace kelpie::store::detail

@@ -5,9 +5,6 @@
 //  (1) Each key's versions are sorted by sequence, at most one per sequence.
 //  (2) Versions are dropped only when no live snapshot can see them (see prune()).
 
-#include <map>
-#include <set>
-
 #include "store/local/indexed_map.h"
 #include "store/local/live_snapshots.h"
 #include "store/local/local_engine.h"
